@@ -1,0 +1,36 @@
+# attnopt: `make run` sets everything up and runs the default experiment; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ARGS   ?=
+SCALE  ?= small
+# Where a local wheel directory exists (this project's machines keep the CPU torch there), let pip
+# see it; constraints.txt pins the torch that lies there, so no multi-GB CUDA build is downloaded.
+PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
+
+.PHONY: install run test test-fast bench clean-venv help
+
+help:
+	@echo "make run  [ARGS='optimizer=gd landscape=sphere']   set up .venv and run the default experiment"
+	@echo "make test                                           run the test suite"
+	@echo "make bench                                          attention-search speed ratios"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_LOCAL) -c constraints.txt -e ".[test,launchers,baselines]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/attnopt run $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_attention.py $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,161 @@
+"""`attnopt run`: the Hydra entry point. A thin sequence: validate the config, build the landscape
+and optimizer, run, write the run directory.
+
+:func:`build` is the single place a composed config is checked; the CLI calls it for every job of a
+sweep before any job starts, so a bad value fails in one line instead of halfway through a sweep.
+"""
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Optional, Union
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+import attnopt
+from attnopt import io, landscapes, optimizers
+from attnopt.errors import ConfigError
+from attnopt.landscapes.base import Landscape
+from attnopt.optimizers.base import Optimizer
+from attnopt.params import bind, ge
+from attnopt.runner import Budget, Result, run
+
+
+@dataclass
+class RunSpec:
+    landscape: Landscape
+    optimizer: Optimizer
+    optimizer_name: str
+    landscape_name: str
+    dimension: int
+    seed: int
+    x0: Optional[list]
+    budget: Budget
+    progress: Union[bool, str]
+    plot: bool
+    config: dict  # the resolved config, hydra node excluded
+
+
+def _settings(
+    *,
+    optimizer: dict,
+    landscape: dict,
+    dimension: Annotated[int, ge(1)],
+    seed: Annotated[int, ge(0)],
+    budget: dict,
+    x0: Optional[list[float]] = None,
+    progress: Union[bool, str] = "auto",
+    plot: bool = True,
+):
+    """The top-level keys of a run config (its signature is the schema)."""
+
+
+def _named_section(section: Any, where: str, registry_names: list[str]) -> tuple[str, dict]:
+    if not isinstance(section, dict) or "name" not in section:
+        raise ConfigError(f"{where} must be a config with a 'name'; choose {where}= one of: {', '.join(registry_names)}")
+    params = dict(section)
+    return str(params.pop("name")), params
+
+
+def build(cfg: DictConfig) -> RunSpec:
+    """Validate a composed config and build what the run needs, or raise ConfigError."""
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+    except Exception as exc:  # interpolation errors and the like, from OmegaConf
+        raise ConfigError(f"config cannot be resolved: {str(exc).splitlines()[0]}") from None
+    plain.pop("hydra", None)
+    s = bind(_settings, plain)
+    if s["progress"] not in (True, False, "auto"):
+        raise ConfigError(f"progress={s['progress']!r} is invalid: must be auto, true or false")
+    budget = Budget(**bind(Budget, s["budget"], where="budget"))
+    landscape_name, landscape_params = _named_section(s["landscape"], "landscape", landscapes.names())
+    optimizer_name, optimizer_params = _named_section(s["optimizer"], "optimizer", optimizers.names())
+    landscape = landscapes.make(landscape_name, s["dimension"], **landscape_params)
+    optimizer = optimizers.make(optimizer_name, **optimizer_params)
+    if s["x0"] is not None:
+        from attnopt.runner import check_x0
+
+        check_x0(s["x0"], s["dimension"])
+    return RunSpec(landscape, optimizer, optimizer_name, landscape_name, s["dimension"], s["seed"], s["x0"], budget,
+                   s["progress"], s["plot"], plain)
+
+
+def environment() -> dict:
+    """What is needed to re-run this exactly: versions and, when available, the git commit."""
+    import hydra as _hydra
+    import pandas
+    import scipy
+
+    env = {
+        "attnopt": attnopt.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pandas.__version__,
+        "hydra": _hydra.__version__,
+        "platform": platform.platform(),
+    }
+    try:
+        root = Path(__file__).resolve().parent.parent
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5)
+        if commit.returncode == 0:
+            env["git_commit"] = commit.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return env
+
+
+def summary_of(spec: RunSpec, result: Result) -> dict:
+    return {
+        "optimizer": spec.optimizer_name,
+        "landscape": spec.landscape_name,
+        "dimension": spec.dimension,
+        "seed": spec.seed,
+        "final_loss": result.loss,
+        "best_loss": result.best_loss,
+        "f_opt": result.f_opt,
+        "iters": result.iters,
+        "f_evals": result.f_evals,
+        "g_evals": result.g_evals,
+        "time_s": result.time_s,
+        "status": result.status,
+    }
+
+
+def execute(spec: RunSpec, out_dir: Path) -> dict:
+    """Run one job and write its directory: config.yaml, history.csv, loss.png, summary.json (last)."""
+    progress = sys.stderr.isatty() if spec.progress == "auto" else bool(spec.progress)
+    result = run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, progress=progress)
+    summary = summary_of(spec, result)
+    io.write_text(out_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(spec.config)))
+    io.write_csv(out_dir / "history.csv", result.history)
+    if spec.plot:
+        from attnopt.plotting import loss_figure
+        import matplotlib.pyplot as plt
+
+        title = f"{spec.optimizer_name} on {spec.landscape_name}, d={spec.dimension}, seed={spec.seed}"
+        fig = loss_figure(result.history, title, result.f_opt)
+        io.write_figure(out_dir / "loss.png", fig)
+        plt.close(fig)
+    io.write_json(out_dir / "summary.json", {**summary, "environment": environment()})
+    print(
+        f"{result.status}: {spec.optimizer_name} on {spec.landscape_name} d={spec.dimension} seed={spec.seed}: "
+        f"final loss {result.loss:.6g}, best {result.best_loss:.6g}, {result.iters} iters, "
+        f"{result.f_evals} f-evals, {result.g_evals} g-evals, {result.time_s:.3g}s -> {out_dir}",
+        flush=True,
+    )
+    return summary
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def hydra_main(cfg: DictConfig) -> dict:
+    from hydra.core.hydra_config import HydraConfig
+
+    spec = build(cfg)
+    return execute(spec, Path(HydraConfig.get().runtime.output_dir))

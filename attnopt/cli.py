@@ -1,0 +1,212 @@
+"""The `attnopt` command. Hydra has no subcommands, so this dispatches on the first argument and
+hands the rest to the Hydra app with ``sys.argv`` rewritten.
+
+Before Hydra starts, every job of the requested run or sweep is composed and validated with
+:func:`attnopt.app.build`: a bad value then fails as one line on stderr with exit code 2, before
+any run directory exists, instead of as a traceback or halfway through a sweep.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from typing import Callable, Optional
+
+from omegaconf import OmegaConf
+
+from attnopt.errors import ConfigError
+
+# Hydra flags after which the run does not happen (help, config printing, info).
+_INFO_FLAGS = {"-h", "--help", "--hydra-help", "--version", "-c", "--cfg", "-i", "--info", "-sc",
+               "--shell-completion", "--experimental-rerun"}
+_FLAGS_WITH_VALUE = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name", "-cd",
+                     "--config-dir", "-sc", "--shell-completion", "--experimental-rerun", "-i", "--info"}
+_MULTIRUN_FLAGS = {"-m", "--multirun"}
+
+
+def _usage() -> str:
+    from attnopt import landscapes, optimizers
+
+    return f"""usage: attnopt <command> [options] [key=value ...]
+
+commands:
+  run       run one optimizer on one landscape; -m sweeps over comma-separated values
+            (attnopt run --help lists every config key)
+
+config groups for `attnopt run`:
+  optimizer=   {', '.join(optimizers.names())}
+  landscape=   {', '.join(landscapes.names())}
+
+examples:
+  attnopt run                                   # attention search on 10-D Rastrigin
+  attnopt run optimizer=gd optimizer.lr=0.01 landscape=sphere dimension=100
+  attnopt run -m landscape=sphere,rastrigin dimension=2,10 seed=0,1
+"""
+
+
+def fail(message: str) -> int:
+    print(f"attnopt: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _one_line(exc: BaseException, base=None) -> str:
+    """Hydra/OmegaConf errors span several lines; keep what names the bad value and the choices.
+
+    ``base`` (the config composed without the failing job's overrides) lets an unknown key be
+    answered with the keys that do exist at that level.
+    """
+    text = str(exc).strip()
+    options = re.search(r"Could not (?:find|load) '([^/']+)/([^']*)'.*?Available options in '[^']+':\s*(.*)", text, re.S)
+    if options:
+        group, value, listed = options.groups()
+        choices = []
+        for line in listed.splitlines():
+            if line.startswith("Config search path"):
+                break
+            if line.strip():
+                choices.append(line.strip())
+        return f"unknown {group} '{value}'; choose from: {', '.join(choices)}"
+    key = re.search(r"Could not override '([^']+)'", text)
+    cause_text = str(exc.__cause__ or "")
+    if key and ("not in struct" in text + cause_text or "No match in config" in text + cause_text):
+        full = key.group(1)
+        parent, _, leaf = full.rpartition(".")
+        node = OmegaConf.select(base, parent) if (base is not None and parent) else base
+        if node is not None and hasattr(node, "keys"):
+            allowed = sorted(str(k) for k in node.keys() if str(k) != "hydra")
+            close = difflib.get_close_matches(leaf, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            return f"unknown key '{full}'{hint}; allowed keys: {', '.join(allowed)}"
+        return f"unknown key '{full}'; run `attnopt run --help` to list the keys"
+    if key:
+        cause = exc.__cause__ or exc
+        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else text.splitlines()[-1]
+        return f"cannot set '{key.group(1)}': {detail}"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(("full_key", "object_type", "reference_type"))]
+    return " ".join(lines[:2]) if lines else type(exc).__name__
+
+
+def config_groups() -> set[str]:
+    """Names of the config groups shipped in attnopt.conf (optimizer, landscape, ...)."""
+    from importlib.resources import files
+
+    return {p.name for p in files("attnopt.conf").iterdir() if p.is_dir() and not p.name.startswith("_")}
+
+
+def split_args(args: list[str]) -> tuple[list[str], bool, bool]:
+    """(overrides, multirun, informational) from a Hydra command line."""
+    overrides, multirun, info = [], False, False
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        flag = arg.split("=", 1)[0]
+        if flag in _MULTIRUN_FLAGS:
+            multirun = True
+        elif flag in _INFO_FLAGS:
+            info = True
+            skip = flag in _FLAGS_WITH_VALUE and "=" not in arg and flag not in ("-i", "--info")
+        elif flag in _FLAGS_WITH_VALUE:
+            skip = "=" not in arg
+        elif arg.startswith("-"):
+            continue
+        else:
+            overrides.append(arg)
+    return overrides, multirun, info
+
+
+def job_overrides(overrides: list[str], multirun: bool, sweep_params: Optional[dict] = None) -> list[list[str]]:
+    """The override list of every job Hydra will launch (the basic sweeper's cross product)."""
+    if not multirun:
+        return [overrides]
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    configured = [f"{k}={v}" for k, v in (sweep_params or {}).items()]
+    parsed = OverridesParser.create().parse_overrides(configured + overrides)
+    return BasicSweeper.split_arguments(parsed, None)[0]
+
+
+def validate(overrides: list[str], multirun: bool) -> int:
+    """Compose and validate every job; returns the number of jobs or raises ConfigError."""
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from attnopt.app import build
+
+    def composed(job: list[str], with_hydra: bool = False):
+        try:
+            return compose(config_name="config", overrides=job, return_hydra_config=with_hydra)
+        except (HydraException, OmegaConfBaseException, ValueError) as exc:
+            group_choices = [o for o in job if o.split("=", 1)[0].lstrip("+~") in config_groups()]
+            try:
+                base = compose(config_name="config", overrides=group_choices)
+            except (HydraException, OmegaConfBaseException, ValueError):
+                base = None
+            raise ConfigError(_one_line(exc, base)) from None
+
+    with initialize_config_module(config_module="attnopt.conf", version_base=None):
+        base = composed(overrides if not multirun else [o for o in overrides if "," not in o], with_hydra=True)
+        params = OmegaConf.select(base, "hydra.sweeper.params") if multirun else None
+        sweep_params = OmegaConf.to_container(params) if params else None
+        try:
+            jobs = job_overrides(overrides, multirun, sweep_params)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise ConfigError(_one_line(exc)) from None
+        seen = set()
+        for job in jobs:
+            key = tuple(job)
+            if key in seen:
+                continue
+            seen.add(key)
+            build(composed(job))
+    return len(jobs)
+
+
+def run_command(args: list[str]) -> int:
+    overrides, multirun, info = split_args(args)
+    if not info:
+        try:
+            validate(overrides, multirun)
+        except ConfigError as exc:
+            return fail(str(exc))
+    from attnopt.app import hydra_main
+
+    sys.argv = ["attnopt run", *args]
+    hydra_main()
+    return 0
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run_command}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from attnopt import __version__
+
+        print(f"attnopt {__version__}")
+        return 0
+    command = COMMANDS.get(argv[0])
+    if command is None:
+        return fail(f"unknown command '{argv[0]}'; choose from: {', '.join(COMMANDS)} (see attnopt --help)")
+    try:
+        return command(argv[1:])
+    except ConfigError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        print("attnopt: interrupted; finished runs are complete on disk", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

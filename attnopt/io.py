@@ -1,0 +1,56 @@
+"""Atomic writes of run outputs: a reader sees a whole file or none, never half of one.
+
+Each file is written to a temporary name in the same directory and renamed into place (rename is
+atomic on POSIX filesystems). ``summary.json`` is written last, so its presence marks a complete
+run directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+def atomic_write(path: Path | str, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp_path)`` and rename the result onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: Path | str, text: str) -> Path:
+    return atomic_write(path, lambda p: p.write_text(text))
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def write_json(path: Path | str, data: Any) -> Path:
+    return write_text(path, json.dumps(data, indent=2, default=_json_default, allow_nan=True) + "\n")
+
+
+def write_csv(path: Path | str, frame) -> Path:
+    # repr-exact floats, so a history read back is bit-identical to the one written.
+    return atomic_write(path, lambda p: frame.to_csv(p, index=False, float_format="%.17g"))
+
+
+def write_figure(path: Path | str, fig) -> Path:
+    return atomic_write(path, lambda p: fig.savefig(p, format=Path(path).suffix.lstrip(".") or "png", dpi=120,
+                                                    bbox_inches="tight"))

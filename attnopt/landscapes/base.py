@@ -1,0 +1,72 @@
+"""What every landscape provides.
+
+A landscape is a batched objective: ``f(X)`` maps an ``(n, d)`` array to ``(n,)`` values and
+``f.grad(X)`` to the ``(n, d)`` analytic gradient; a single ``(d,)`` point gives a scalar / ``(d,)``.
+Subclasses implement only ``_value`` and ``_grad`` on 2-D float arrays; the shape handling lives
+here so that no landscape re-implements it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from attnopt.errors import ConfigError
+
+
+class Landscape:
+    name: str = "landscape"
+    #: the box x0 is drawn from when no x0 is given: (low, high), broadcast over coordinates
+    init_bounds: tuple[float, float] = (-5.0, 5.0)
+
+    def __init__(self, dim: int):
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ConfigError(f"dimension={dim!r} is invalid: must be an integer >= 1")
+        self.dim = int(dim)
+
+    # Known optimum; None where it is not known in closed form.
+    @property
+    def x_opt(self) -> Optional[np.ndarray]:
+        return None
+
+    @property
+    def f_opt(self) -> Optional[float]:
+        return None
+
+    def _value(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _grad(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _as_batch(self, X) -> tuple[np.ndarray, bool]:
+        X = np.asarray(X)
+        if X.dtype.kind not in "fc":
+            X = X.astype(np.float64)
+        single = X.ndim == 1
+        if single:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] != self.dim:
+            raise ValueError(f"{self.name}: expected points of shape (n, {self.dim}) or ({self.dim},), got {np.shape(X)}")
+        return X, single
+
+    def __call__(self, X):
+        X, single = self._as_batch(X)
+        out = self._value(X)
+        return out[0] if single else out
+
+    def grad(self, X):
+        X, single = self._as_batch(X)
+        out = self._grad(X)
+        return out[0] if single else out
+
+    def value_and_grad(self, X):
+        """Both at once; landscapes override it where sharing work pays."""
+        return self(X), self.grad(X)
+
+    def sample_x0(self, rng: np.random.Generator) -> np.ndarray:
+        low, high = self.init_bounds
+        return rng.uniform(low, high, size=self.dim)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim})"

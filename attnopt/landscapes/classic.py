@@ -1,0 +1,148 @@
+"""Classic test functions (report section 2.1.1, plus Rosenbrock).
+
+All are written so that every dimension from 1 to well beyond 100,000 gives finite values:
+Ackley uses means rather than sums, and Griewank's cosine product is formed from prefix/suffix
+products so its gradient never divides by a cosine that underflowed or is zero.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from attnopt.landscapes.base import Landscape
+
+TWO_PI = 2.0 * np.pi
+
+
+class _ZeroOptimum(Landscape):
+    @property
+    def x_opt(self):
+        return np.zeros(self.dim)
+
+    @property
+    def f_opt(self):
+        return 0.0
+
+
+class Sphere(_ZeroOptimum):
+    r"""Sphere, :math:`f(x) = \sum_i x_i^2`.
+
+    Convex and unimodal. Domain for x0: [-5.12, 5.12]^d. Optimum: x* = 0, f* = 0.
+    """
+
+    name = "sphere"
+    init_bounds = (-5.12, 5.12)
+
+    def _value(self, X):
+        return np.einsum("ij,ij->i", X, X)
+
+    def _grad(self, X):
+        return 2.0 * X
+
+
+class Rastrigin(_ZeroOptimum):
+    r"""Rastrigin, :math:`f(x) = 10 d + \sum_i [x_i^2 - 10 \cos(2\pi x_i)]`.
+
+    Highly multimodal, a regular grid of local minima near the integers. Domain for x0:
+    [-5.12, 5.12]^d. Optimum: x* = 0, f* = 0.
+    """
+
+    name = "rastrigin"
+    init_bounds = (-5.12, 5.12)
+
+    def _value(self, X):
+        return np.einsum("ij,ij->i", X, X) - 10.0 * np.cos(TWO_PI * X).sum(axis=1) + 10.0 * self.dim
+
+    def _grad(self, X):
+        return 2.0 * X + 20.0 * np.pi * np.sin(TWO_PI * X)
+
+
+class Ackley(_ZeroOptimum):
+    r"""Ackley, :math:`f(x) = -20 e^{-0.2\sqrt{\frac1d\sum x_i^2}} - e^{\frac1d\sum\cos 2\pi x_i} + 20 + e`.
+
+    Multimodal with a nearly flat outer region. Domain for x0: [-32.768, 32.768]^d.
+    Optimum: x* = 0, f* = 0. The gradient at x = 0 (where the square root is not differentiable)
+    is taken as 0.
+    """
+
+    name = "ackley"
+    init_bounds = (-32.768, 32.768)
+
+    def _parts(self, X):
+        r = np.sqrt(np.einsum("ij,ij->i", X, X) / self.dim)
+        c = np.cos(TWO_PI * X).mean(axis=1)
+        return r, c
+
+    def _value(self, X):
+        r, c = self._parts(X)
+        # Grouped as 20 (1 - e^{-0.2 r}) + (e - e^c) so both terms vanish exactly at the optimum.
+        return 20.0 * -np.expm1(-0.2 * r) + (np.e - np.exp(c))
+
+    def _grad(self, X):
+        r, c = self._parts(X)
+        safe_r = np.where(r > 0, r, 1.0)
+        radial = np.where(r > 0, 4.0 * np.exp(-0.2 * r) / (self.dim * safe_r), 0.0)
+        return radial[:, None] * X + (TWO_PI / self.dim) * np.exp(c)[:, None] * np.sin(TWO_PI * X)
+
+
+class Griewank(_ZeroOptimum):
+    r"""Griewank, :math:`f(x) = 1 + \frac{1}{4000}\sum_i x_i^2 - \prod_i \cos(x_i/\sqrt{i})`.
+
+    Many shallow local minima whose amplitude fades with distance. Domain for x0: [-600, 600]^d.
+    Optimum: x* = 0, f* = 0.
+    """
+
+    name = "griewank"
+    init_bounds = (-600.0, 600.0)
+
+    def __init__(self, dim: int):
+        super().__init__(dim)
+        self._inv_sqrt_i = 1.0 / np.sqrt(np.arange(1, self.dim + 1, dtype=np.float64))
+
+    def _value(self, X):
+        prod = np.prod(np.cos(X * self._inv_sqrt_i), axis=1)
+        return np.maximum(1.0 + np.einsum("ij,ij->i", X, X) / 4000.0 - prod, 0.0)
+
+    def _grad(self, X):
+        Z = X * self._inv_sqrt_i
+        cos = np.cos(Z)
+        # prod_{i != j} cos_i as prefix * suffix products: exact even where cos_j is 0 or the
+        # whole product underflows, unlike prod / cos_j.
+        ones = np.ones((X.shape[0], 1))
+        prefix = np.cumprod(np.concatenate([ones, cos[:, :-1]], axis=1), axis=1)
+        suffix = np.cumprod(np.concatenate([ones, cos[:, :0:-1]], axis=1), axis=1)[:, ::-1]
+        return X / 2000.0 + np.sin(Z) * self._inv_sqrt_i * prefix * suffix
+
+
+class Rosenbrock(Landscape):
+    r"""Rosenbrock, :math:`f(x) = \sum_{i=1}^{d-1} [100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2]`.
+
+    A curved, narrow valley. Domain for x0: [-5, 10]^d. Optimum: x* = (1, ..., 1), f* = 0.
+    For d = 1 the sum is empty, so the function is defined as (1 - x_1)^2, keeping x* = 1.
+    """
+
+    name = "rosenbrock"
+    init_bounds = (-5.0, 10.0)
+
+    @property
+    def x_opt(self):
+        return np.ones(self.dim)
+
+    @property
+    def f_opt(self):
+        return 0.0
+
+    def _value(self, X):
+        if self.dim == 1:
+            return (1.0 - X[:, 0]) ** 2
+        head, tail = X[:, :-1], X[:, 1:]
+        return (100.0 * (tail - head**2) ** 2 + (1.0 - head) ** 2).sum(axis=1)
+
+    def _grad(self, X):
+        if self.dim == 1:
+            return -2.0 * (1.0 - X)
+        head, tail = X[:, :-1], X[:, 1:]
+        inner = tail - head**2
+        g = np.zeros_like(X)
+        g[:, :-1] = -400.0 * head * inner - 2.0 * (1.0 - head)
+        g[:, 1:] += 200.0 * inner
+        return g

@@ -1,0 +1,123 @@
+"""The report's testbed (section 2.2): a regression loss with a sine-wave trap on ||w||^2."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated
+
+import numpy as np
+
+from attnopt.landscapes.base import Landscape
+from attnopt.params import ge, gt
+
+
+class Trapped(Landscape):
+    r"""``loss_non_convex_trapped``: :math:`f(w) = \frac1n\|A w - y\|^2 + \lambda \sin(s \|w\|^2)`.
+
+    ``A = [1, X]`` is a column of ones (the bias, ``w_0``) and ``dim - 1`` standard-normal features;
+    ``y = A w_true + noise * N(0, 1)`` with ``w_true ~ N(0, 2^2)``. Data are drawn from
+    ``data_seed`` (so the problem is fixed across optimizer seeds unless you tie it to ``seed``).
+    The report's setup is the default: ``dim = 3`` (w_0, w_1, w_2), 100 samples.
+
+    The trap's gradient, ``2 lambda s cos(s ||w||^2) w``, dwarfs the MSE's gentle slope, so gradient
+    descent stops in the nearest ring-shaped valley. Domain for x0: [-5, 5]^d.
+
+    **Optimum.** Not known in closed form, but computed exactly up to a 1-D search: the oscillation
+    depends on w only through ``r = ||w||^2``, so a global minimiser minimises the MSE on its own
+    sphere ``||w||^2 = r``. That is a trust-region subproblem whose solution is
+    ``w(mu) = (H + mu I)^{-1} b`` (H, b: the MSE's Hessian/2 and A^T y / n). We scan r on a grid ten
+    times finer than the trap's period over every radius that could beat the least-squares point,
+    solve for mu at each r by bisection, refine the best r with a bounded scalar search and polish
+    with L-BFGS. This ignores only the measure-zero "hard case" of the subproblem. The result is
+    cached per landscape (``x_opt``, ``f_opt``).
+    """
+
+    name = "trapped"
+    init_bounds = (-5.0, 5.0)
+
+    def __init__(
+        self,
+        dim: int = 3,
+        n_samples: Annotated[int, gt(0)] = 100,
+        noise: Annotated[float, ge(0)] = 0.5,
+        lambda_osc: Annotated[float, ge(0)] = 1.0,
+        scale_osc: Annotated[float, gt(0)] = 10.0,
+        data_seed: Annotated[int, ge(0)] = 0,
+    ):
+        super().__init__(dim)
+        self.n_samples, self.noise = int(n_samples), float(noise)
+        self.lambda_osc, self.scale_osc, self.data_seed = float(lambda_osc), float(scale_osc), int(data_seed)
+        rng = np.random.default_rng(self.data_seed)
+        features = rng.standard_normal((self.n_samples, self.dim - 1))
+        self.A = np.hstack([np.ones((self.n_samples, 1)), features])
+        self.w_true = rng.normal(0.0, 2.0, size=self.dim)
+        self.y = self.A @ self.w_true + self.noise * rng.standard_normal(self.n_samples)
+        # MSE(w) = w^T H w - 2 b^T w + c: O(d^2) per point instead of O(n d).
+        self.H = self.A.T @ self.A / self.n_samples
+        self.b = self.A.T @ self.y / self.n_samples
+        self.c = float(self.y @ self.y) / self.n_samples
+
+    def mse(self, X):
+        X, single = self._as_batch(X)
+        out = np.einsum("ij,ij->i", X @ self.H, X) - 2.0 * X @ self.b + self.c
+        return out[0] if single else out
+
+    def _value(self, X):
+        r = np.einsum("ij,ij->i", X, X)
+        return self.mse(X) + self.lambda_osc * np.sin(self.scale_osc * r)
+
+    def _grad(self, X):
+        r = np.einsum("ij,ij->i", X, X)
+        trap = 2.0 * self.lambda_osc * self.scale_osc * np.cos(self.scale_osc * r)
+        return 2.0 * (X @ self.H - self.b) + trap[:, None] * X
+
+    # --- the global optimum ------------------------------------------------------------------
+    @cached_property
+    def _optimum(self) -> tuple[np.ndarray, float]:
+        from scipy.optimize import minimize, minimize_scalar
+
+        lam, Q = np.linalg.eigh(self.H)
+        beta = Q.T @ self.b
+        lo_mu = -lam[0]
+        span = 1.0 + abs(lam).max() + np.abs(beta).max()
+
+        def w_on_sphere(r: np.ndarray) -> np.ndarray:
+            """Minimiser of the MSE on ||w||^2 = r, for each r (vectorised bisection on mu)."""
+            r = np.atleast_1d(r)
+            lo = np.full(r.shape, np.log(1e-14 * span))  # log(mu - lo_mu)
+            hi = np.full(r.shape, np.log(1e10 * span))
+            for _ in range(200):
+                mid = 0.5 * (lo + hi)
+                radius2 = ((beta / (lam + lo_mu + np.exp(mid)[:, None])) ** 2).sum(axis=1)
+                too_big = radius2 > r  # ||w(mu)|| shrinks as mu grows
+                lo = np.where(too_big, mid, lo)
+                hi = np.where(too_big, hi, mid)
+            mu = lo_mu + np.exp(0.5 * (lo + hi))
+            return (beta / (lam + mu[:, None])) @ Q.T
+
+        w_ls = np.linalg.solve(self.H, self.b)
+        f_upper = float(self(w_ls))
+        r_ls = float(w_ls @ w_ls)
+        r_max = 2.0 * r_ls + 1.0
+        while float(self.mse(w_on_sphere(r_max)[0])) - self.lambda_osc < f_upper:
+            r_max *= 2.0
+        period = 2.0 * np.pi / self.scale_osc
+        grid = np.linspace(0.0, r_max, int(np.ceil(10 * r_max / period)) + 2)
+        W = w_on_sphere(grid)
+        values = self(W)
+        i = int(np.argmin(values))
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+        res = minimize_scalar(lambda r: float(self(w_on_sphere(r)[0])), bounds=(lo, hi), method="bounded",
+                              options={"xatol": 1e-12})
+        w0 = w_on_sphere(res.x)[0]
+        polished = minimize(lambda w: float(self(w)), w0, jac=lambda w: self.grad(w), method="L-BFGS-B",
+                            options={"ftol": 1e-15, "gtol": 1e-12})
+        best = polished.x if polished.fun < self(w0) else w0
+        return best, float(self(best))
+
+    @property
+    def x_opt(self):
+        return self._optimum[0].copy()
+
+    @property
+    def f_opt(self):
+        return self._optimum[1]

@@ -1,0 +1,32 @@
+"""Optimizers: factories returning pure ``(init, step)`` pairs (see :mod:`.base`)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from attnopt.errors import ConfigError
+from attnopt.optimizers.attention import attention, attention_explore
+from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.gradient import adam, gd, sgd
+from attnopt.params import bind
+
+REGISTRY: dict[str, Callable[..., Optimizer]] = {
+    "gd": gd,
+    "sgd": sgd,
+    "adam": adam,
+    "attention": attention,
+    "attention_explore": attention_explore,
+}
+
+
+def names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def make(name: str, **params: Any) -> Optimizer:
+    """Build an optimizer by name, validating its parameters: ``make("gd", lr=0.1)``."""
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown optimizer '{name}'; choose from: {', '.join(names())}")
+    return REGISTRY[name](**bind(REGISTRY[name], params, where="optimizer"))
+
+
+__all__ = ["Optimizer", "make", "names", "REGISTRY"]

@@ -1,0 +1,26 @@
+"""The optimizer interface: a pair of pure functions over an explicit state (optax style).
+
+    opt = attention(n_trials=64, sigma=0.3, beta=1.0)
+    state = opt.init(x0, oracle, rng)
+    state, phase = opt.step(state, oracle, rng)
+
+``init`` and ``step`` take every input explicitly: the state, the :class:`~attnopt.oracle.Oracle`
+they evaluate through and a ``numpy.random.Generator``; they neither print nor write files. Every
+state is a NamedTuple with at least ``x`` (the current iterate) and ``loss`` (its loss), which is
+all the runner reads. ``step`` returns the new state and a short phase label (``"gd"``,
+``"attention"``, ...) that the history records, so composite optimizers can say which part acted.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+State = Any  # a NamedTuple with fields ``x`` and ``loss``
+InitFn = Callable[[np.ndarray, Any, np.random.Generator], State]
+StepFn = Callable[[State, Any, np.random.Generator], "tuple[State, str]"]
+
+
+class Optimizer(NamedTuple):
+    init: InitFn
+    step: StepFn

@@ -1,0 +1,90 @@
+"""First-order methods: gd, sgd (heavy-ball / Nesterov momentum) and adam.
+
+Each is an *update rule* ``(grad, aux, t) -> (delta, aux)`` wrapped by :func:`first_order`, which
+owns the shared part: evaluate loss and gradient at x0, then per step apply the delta and evaluate
+the new point's loss and gradient together (1 function + 1 gradient evaluation per step).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Callable, NamedTuple
+
+import numpy as np
+
+from attnopt.optimizers.base import Optimizer
+from attnopt.params import ge, gt, le
+
+
+class FirstOrderState(NamedTuple):
+    x: np.ndarray
+    loss: float
+    grad: np.ndarray
+    t: int  # steps taken
+    aux: Any  # the rule's own state (momentum buffer, Adam moments)
+
+
+Update = Callable[[np.ndarray, Any, int], "tuple[np.ndarray, Any]"]
+
+
+def first_order(update: Update, init_aux: Callable[[np.ndarray], Any], phase: str) -> Optimizer:
+    def init(x0, oracle, rng):
+        x0 = np.asarray(x0, dtype=float)
+        loss, grad = oracle.value_and_grad(x0)
+        return FirstOrderState(x0, float(loss), grad, 0, init_aux(x0))
+
+    def step(state, oracle, rng):
+        t = state.t + 1
+        delta, aux = update(state.grad, state.aux, t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = state.x + delta
+            loss, grad = oracle.value_and_grad(x)
+        return FirstOrderState(x, float(loss), grad, t, aux), phase
+
+    return Optimizer(init, step)
+
+
+def _no_aux(x0):
+    return None
+
+
+def gd(*, lr: Annotated[float, gt(0)] = 1e-2) -> Optimizer:
+    """Plain gradient descent, x <- x - lr * grad f(x) (report 2.3)."""
+    return first_order(lambda g, aux, t: (-lr * g, None), _no_aux, "gd")
+
+
+def sgd(
+    *,
+    lr: Annotated[float, gt(0)] = 1e-3,
+    momentum: Annotated[float, ge(0), le(1)] = 0.9,
+    nesterov: bool = False,
+) -> Optimizer:
+    """Gradient descent with momentum, in torch.optim.SGD's convention (dampening 0):
+    buf <- momentum * buf + g; x <- x - lr * buf (Nesterov: x <- x - lr * (g + momentum * buf))."""
+
+    def update(g, buf, t):
+        buf = g.copy() if buf is None else momentum * buf + g
+        direction = g + momentum * buf if nesterov else buf
+        return -lr * direction, buf
+
+    return first_order(update, _no_aux, "sgd")
+
+
+def adam(
+    *,
+    lr: Annotated[float, gt(0)] = 1e-3,
+    beta1: Annotated[float, ge(0), le(0.999999)] = 0.9,
+    beta2: Annotated[float, ge(0), le(0.999999)] = 0.999,
+    eps: Annotated[float, gt(0)] = 1e-8,
+) -> Optimizer:
+    """Adam (Kingma & Ba), written with torch.optim.Adam's exact order of operations so the two
+    agree step for step to rounding."""
+
+    def update(g, aux, t):
+        m, v = aux
+        m = m + (1.0 - beta1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
+        v = v * beta2 + (1.0 - beta2) * (g * g)
+        bias1 = 1.0 - beta1**t
+        bias2_sqrt = np.sqrt(1.0 - beta2**t)
+        denom = np.sqrt(v) / bias2_sqrt + eps
+        return -(lr / bias1) * (m / denom), (m, v)
+
+    return first_order(update, lambda x0: (np.zeros_like(x0), np.zeros_like(x0)), "adam")

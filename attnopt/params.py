@@ -1,0 +1,154 @@
+"""Validate keyword parameters against a factory's annotated signature.
+
+One mechanism serves optimizers, landscapes and run settings: a factory declares its parameters as
+keyword arguments annotated with a type and, optionally, constraints::
+
+    def attention(*, n_trials: Annotated[int, gt(0)], sigma: Annotated[float, gt(0)]): ...
+
+``bind(factory, params, where="optimizer")`` rejects unknown keys (suggesting close matches),
+converts values to the annotated type and checks the constraints, raising a one-line
+:class:`ConfigError` that names the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from attnopt.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Constraint:
+    check: Callable[[Any], bool]
+    text: str
+
+
+def gt(bound: float) -> Constraint:
+    return Constraint(lambda v: v > bound, f"> {bound:g}")
+
+
+def ge(bound: float) -> Constraint:
+    return Constraint(lambda v: v >= bound, f">= {bound:g}")
+
+
+def le(bound: float) -> Constraint:
+    return Constraint(lambda v: v <= bound, f"<= {bound:g}")
+
+
+def one_of(*choices: str) -> Constraint:
+    return Constraint(lambda v: v in choices, "one of " + ", ".join(map(str, choices)))
+
+
+def _describe(tp: Any) -> str:
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _convert(value: Any, tp: Any, name: str) -> Any:
+    """Convert ``value`` to ``tp`` the way a YAML/CLI user would expect, or raise ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        if len(args) == 1:
+            return _convert(value, args[0], name)
+        for arg in args:
+            try:
+                return _convert(value, arg, name)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{name}={value!r} is invalid: expected {' or '.join(map(_describe, args))}")
+    if origin in (list, tuple, typing.Sequence):
+        (item_tp, *_rest) = typing.get_args(tp) or (Any,)
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise ConfigError(f"{name}={value!r} is invalid: expected a list")
+        return [_convert(v, item_tp, f"{name}[{i}]") for i, v in enumerate(value)]
+    if tp is Any or tp is inspect.Parameter.empty:
+        return value
+    if value is None:
+        raise ConfigError(f"{name}=null is invalid: expected {_describe(tp)}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}={value!r} is invalid: expected true or false")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name}={value!r} is invalid: expected an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{name}={value!r} is invalid: expected an integer")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name}={value!r} is invalid: expected a number")
+        try:
+            out = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}={value!r} is invalid: expected a number") from None
+        if math.isnan(out):
+            raise ConfigError(f"{name}={value!r} is invalid: expected a number, not NaN")
+        return out
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{name}={value!r} is invalid: expected a string")
+    return value
+
+
+def signature_params(factory: Callable) -> dict[str, tuple[Any, tuple[Constraint, ...], Any]]:
+    """{name: (type, constraints, default)} for a factory's keyword parameters."""
+    hints = typing.get_type_hints(factory, include_extras=True)
+    out = {}
+    for name, p in inspect.signature(factory).parameters.items():
+        if p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+            continue
+        tp = hints.get(name, Any)
+        constraints: tuple[Constraint, ...] = ()
+        if typing.get_origin(tp) is typing.Annotated:
+            tp, *extra = typing.get_args(tp)
+            constraints = tuple(c for c in extra if isinstance(c, Constraint))
+        out[name] = (tp, constraints, p.default)
+    return out
+
+
+def bind(factory: Callable, params: Mapping[str, Any], where: str = "", skip: tuple[str, ...] = ()) -> dict:
+    """Validated keyword arguments for ``factory`` (defaults filled in), or ConfigError."""
+    spec = {k: v for k, v in signature_params(factory).items() if k not in skip}
+    prefix = f"{where}." if where else ""
+    unknown = [k for k in params if k not in spec]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, list(spec), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(
+            f"unknown key '{prefix}{key}'{hint}; allowed keys: {', '.join(sorted(spec)) or 'none'}"
+        )
+    bound = {}
+    for name, (tp, constraints, default) in spec.items():
+        full = f"{prefix}{name}"
+        if name in params:
+            value = _convert(params[name], tp, full)
+        elif default is not inspect.Parameter.empty:
+            value = default
+        else:
+            raise ConfigError(f"missing value for '{full}' ({_describe(tp)})")
+        if value is not None:
+            for c in constraints:
+                items = value if isinstance(value, list) else [value]
+                for item in items:
+                    if not c.check(item):
+                        raise ConfigError(f"{full}={value!r} is invalid: must be {c.text}")
+        bound[name] = value
+    return bound

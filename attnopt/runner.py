@@ -1,0 +1,210 @@
+"""The loop: budgets, stopping, counting and recording, for every optimizer alike.
+
+Following pycma's ask/evaluate/tell shape, the loop itself is a few lines; everything an optimizer
+evaluates goes through one :class:`~attnopt.oracle.Oracle`, so every run counts function and
+gradient evaluations and wall time the same way and can be compared per evaluation.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from attnopt import optimizers as optimizers_mod
+from attnopt.errors import ConfigError
+from attnopt.landscapes.base import Landscape
+from attnopt.optimizers.base import Optimizer
+from attnopt.oracle import BudgetExhausted, Oracle
+
+HISTORY_COLUMNS = ["iter", "loss", "best_loss", "f_evals", "g_evals", "time_s", "phase"]
+STATUSES = ("target_reached", "budget_exhausted", "converged", "diverged")
+
+
+@dataclass
+class Result:
+    x: np.ndarray  # the final iterate
+    loss: float  # its loss
+    best_x: Optional[np.ndarray]  # the best point ever evaluated (trial points included)
+    best_loss: float
+    history: pd.DataFrame = field(repr=False)
+    f_evals: int
+    g_evals: int
+    iters: int
+    status: str
+    time_s: float
+    f_opt: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a run stops. At least one of max_iters, max_evals, time_limit must be set.
+
+    ``target`` stops once the best loss is <= target; ``tol`` stops ("converged") once the best
+    loss has improved by less than ``tol`` over the last ``patience`` iterations.
+    """
+
+    max_iters: Optional[int] = 1000
+    max_evals: Optional[int] = None
+    target: Optional[float] = None
+    time_limit: Optional[float] = None
+    tol: Optional[float] = None
+    patience: int = 100
+
+    def __post_init__(self):
+        for name in ("max_iters", "max_evals", "patience"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+                raise ConfigError(f"budget.{name}={value!r} is invalid: must be an integer >= 1")
+        for name in ("time_limit", "tol"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ConfigError(f"budget.{name}={value!r} is invalid: must be a number > 0")
+        if self.target is not None and not (isinstance(self.target, (int, float)) and not math.isnan(self.target)):
+            raise ConfigError(f"budget.target={self.target!r} is invalid: must be a number")
+        if self.max_iters is None and self.max_evals is None and self.time_limit is None:
+            raise ConfigError(
+                "budget is unbounded: set at least one of budget.max_iters, budget.max_evals, budget.time_limit"
+            )
+
+
+def check_x0(x0, dim: int) -> np.ndarray:
+    try:
+        arr = np.asarray(x0, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"x0={x0!r} is invalid: expected a list of {dim} numbers") from None
+    if arr.ndim == 0 and dim == 1:
+        arr = arr.reshape(1)
+    if arr.shape != (dim,):
+        raise ConfigError(f"x0 has {arr.size} values but dimension={dim}: give exactly {dim} numbers")
+    if not np.isfinite(arr).all():
+        raise ConfigError(f"x0={arr.tolist()} is invalid: every value must be finite")
+    return arr
+
+
+def seeded_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent generators for x0 and the optimizer, so changing an optimizer's use of
+    randomness never moves the starting point."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed={seed!r} is invalid: must be an integer >= 0")
+    x0_seq, opt_seq = np.random.SeedSequence(int(seed)).spawn(2)
+    return np.random.default_rng(x0_seq), np.random.default_rng(opt_seq)
+
+
+def run(
+    landscape: Landscape,
+    optimizer: Optimizer,
+    *,
+    x0=None,
+    seed: int = 0,
+    budget: Budget = Budget(),
+    progress: bool = False,
+) -> Result:
+    x0_rng, opt_rng = seeded_streams(seed)
+    x0 = landscape.sample_x0(x0_rng) if x0 is None else check_x0(x0, landscape.dim)
+    oracle = Oracle(landscape, budget.max_evals)
+    rows: list[tuple] = []
+    start = time.perf_counter()
+
+    def record(it: int, loss: float, phase: str) -> None:
+        rows.append((it, loss, oracle.best_loss, oracle.f_evals, oracle.g_evals, time.perf_counter() - start, phase))
+
+    try:
+        state = optimizer.init(x0, oracle, opt_rng)
+    except BudgetExhausted:
+        raise ConfigError(
+            f"budget.max_evals={budget.max_evals} is too small: the optimizer's initial evaluation does not fit"
+        ) from None
+    record(0, state.loss, "init")
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=budget.max_iters, unit="it", leave=False, mininterval=0.5)
+    status = "budget_exhausted"
+    it = 0
+    max_iters = budget.max_iters if budget.max_iters is not None else math.inf
+    stall_ref = oracle.best_loss
+    try:
+        while it < max_iters:
+            try:
+                new_state, phase = optimizer.step(state, oracle, opt_rng)
+            except BudgetExhausted:
+                break
+            state = new_state
+            it += 1
+            record(it, state.loss, phase)
+            if bar is not None:
+                bar.update(1)
+            if not math.isfinite(state.loss):
+                status = "diverged"
+                break
+            if budget.target is not None and oracle.best_loss <= budget.target:
+                status = "target_reached"
+                break
+            if budget.time_limit is not None and rows[-1][5] >= budget.time_limit:
+                break
+            if budget.tol is not None and it % budget.patience == 0:
+                if stall_ref - oracle.best_loss < budget.tol:
+                    status = "converged"
+                    break
+                stall_ref = oracle.best_loss
+    finally:
+        if bar is not None:
+            bar.close()
+
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return Result(
+        x=np.asarray(state.x, dtype=float),
+        loss=float(state.loss),
+        best_x=oracle.best_x,
+        best_loss=float(oracle.best_loss),
+        history=history,
+        f_evals=oracle.f_evals,
+        g_evals=oracle.g_evals,
+        iters=it,
+        status=status,
+        time_s=float(history["time_s"].iloc[-1]),
+        f_opt=landscape.f_opt,
+    )
+
+
+def minimize(
+    landscape: Landscape,
+    optimizer: str | Optimizer = "attention",
+    *,
+    x0=None,
+    seed: int = 0,
+    max_iters: Optional[int] = 1000,
+    max_evals: Optional[int] = None,
+    target: Optional[float] = None,
+    time_limit: Optional[float] = None,
+    tol: Optional[float] = None,
+    patience: int = 100,
+    progress: bool = False,
+    **optimizer_params: Any,
+) -> Result:
+    """Minimise ``landscape`` with a named optimizer, scipy style.
+
+    >>> from attnopt import landscapes, minimize
+    >>> res = minimize(landscapes.make("sphere", 5), "gd", lr=0.1, max_iters=200)
+    >>> res.status, res.best_loss < 1e-8
+    ('budget_exhausted', True)
+    """
+    if not isinstance(landscape, Landscape):
+        raise ConfigError(
+            f"landscape={landscape!r} is invalid: pass a Landscape, e.g. attnopt.landscapes.make('rastrigin', 10)"
+        )
+    if isinstance(optimizer, str):
+        optimizer = optimizers_mod.make(optimizer, **optimizer_params)
+    elif optimizer_params:
+        raise ConfigError("optimizer parameters are only accepted with an optimizer name")
+    budget = Budget(max_iters, max_evals, target, time_limit, tol, patience)
+    return run(landscape, optimizer, x0=x0, seed=seed, budget=budget, progress=progress)
+
+
+__all__ = ["Budget", "Result", "run", "minimize"]
