@@ -125,6 +125,7 @@ def summary_of(spec: RunSpec, result: Result) -> dict:
         "g_evals": result.g_evals,
         "time_s": result.time_s,
         "status": result.status,
+        **result.final_metrics,
     }
 
 

@@ -38,6 +38,12 @@ class Result:
     time_s: float
     f_opt: Optional[float] = None
 
+    @property
+    def final_metrics(self) -> dict:
+        """The landscape's extra metrics (e.g. val_loss) at the final iterate, if any."""
+        extra = [c for c in self.history.columns if c not in HISTORY_COLUMNS]
+        return {c: float(self.history[c].iloc[-1]) for c in extra}
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -107,10 +113,15 @@ def run(
     x0 = landscape.sample_x0(x0_rng) if x0 is None else check_x0(x0, landscape.dim)
     oracle = Oracle(landscape, budget.max_evals)
     rows: list[tuple] = []
+    extras: list[dict] = []
+    has_metrics = type(landscape).metrics is not Landscape.metrics
     start = time.perf_counter()
 
-    def record(it: int, loss: float, phase: str) -> None:
-        rows.append((it, loss, oracle.best_loss, oracle.f_evals, oracle.g_evals, time.perf_counter() - start, phase))
+    def record(it: int, state, phase: str) -> None:
+        rows.append((it, state.loss, oracle.best_loss, oracle.f_evals, oracle.g_evals, time.perf_counter() - start,
+                     phase))
+        if has_metrics:
+            extras.append(landscape.metrics(state.x))
 
     try:
         state = optimizer.init(x0, oracle, opt_rng)
@@ -118,7 +129,7 @@ def run(
         raise ConfigError(
             f"budget.max_evals={budget.max_evals} is too small: the optimizer's initial evaluation does not fit"
         ) from None
-    record(0, state.loss, "init")
+    record(0, state, "init")
 
     bar = None
     if progress:
@@ -137,7 +148,7 @@ def run(
                 break
             state = new_state
             it += 1
-            record(it, state.loss, phase)
+            record(it, state, phase)
             if bar is not None:
                 bar.update(1)
             if not math.isfinite(state.loss):
@@ -158,6 +169,8 @@ def run(
             bar.close()
 
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    if extras:
+        history = pd.concat([history, pd.DataFrame(extras)], axis=1)
     return Result(
         x=np.asarray(state.x, dtype=float),
         loss=float(state.loss),

@@ -64,6 +64,11 @@ class Landscape:
         """Both at once; landscapes override it where sharing work pays."""
         return self(X), self.grad(X)
 
+    def metrics(self, x: np.ndarray) -> dict[str, float]:
+        """Extra per-iterate numbers for the history (e.g. a validation loss); not counted as
+        evaluations because no optimizer sees them. Landscapes without any return {}."""
+        return {}
+
     def sample_x0(self, rng: np.random.Generator) -> np.ndarray:
         low, high = self.init_bounds
         return rng.uniform(low, high, size=self.dim)

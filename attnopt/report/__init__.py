@@ -1,0 +1,136 @@
+"""Reading finished runs back: the only way reporting sees results (it never imports an optimizer).
+
+A *run directory* is what `attnopt run` writes: ``config.yaml``, ``history.csv``, ``summary.json``
+(written last, so its presence marks a complete run) and ``loss.png``. :func:`load_runs` finds every
+run directory under a root (a sweep, or a tree of sweeps), skips with a warning any that is
+incomplete or unreadable, and returns one tidy row per run.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+import pandas as pd
+import yaml
+
+RUN_MARKERS = ("summary.json", "history.csv", "config.yaml", ".hydra")
+
+
+class RunDirWarning(UserWarning):
+    """A run directory that cannot be read; it is left out of the report."""
+
+
+def find_run_dirs(root: Path | str) -> list[Path]:
+    """Every directory under ``root`` (itself included) that looks like a run directory."""
+    root = Path(root)
+    found = set()
+    for marker in RUN_MARKERS:
+        for hit in root.rglob(marker):
+            if ".hydra" in hit.parent.parts:  # files inside .hydra belong to the run above
+                continue
+            found.add(hit.parent)
+    return sorted(found)
+
+
+def _flatten(prefix: str, node, out: dict) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(node, list):
+        out[prefix] = json.dumps(node)
+    else:
+        out[prefix] = node
+
+
+def read_run(run_dir: Path | str) -> dict:
+    """One run's summary plus its flattened config (``optimizer.sigma``, ``budget.max_iters``, ...).
+    Raises ValueError naming what is wrong when the directory is incomplete or corrupt."""
+    run_dir = Path(run_dir)
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise ValueError("no summary.json (the run did not finish)")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"summary.json is unreadable ({exc})") from None
+    if not isinstance(summary, dict) or "final_loss" not in summary:
+        raise ValueError("summary.json lacks final_loss")
+    row: dict = {}
+    config_path = run_dir / "config.yaml"
+    if config_path.is_file():
+        try:
+            config = yaml.safe_load(config_path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"config.yaml is unreadable ({exc})") from None
+        _flatten("", config, row)
+    summary.pop("environment", None)
+    row.update(summary)
+    row["run_dir"] = str(run_dir)
+    return row
+
+
+def read_history(run_dir: Path | str) -> pd.DataFrame:
+    history = pd.read_csv(Path(run_dir) / "history.csv")
+    missing = {"iter", "loss", "best_loss", "f_evals", "g_evals"} - set(history.columns)
+    if missing:
+        raise ValueError(f"history.csv lacks columns {sorted(missing)}")
+    return history
+
+
+def load_runs(root: Path | str, with_history: bool = False) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """(runs, histories): one row per readable run under ``root``; histories keyed by run_dir.
+
+    An unreadable or partial run directory is named in a :class:`RunDirWarning` and left out.
+    """
+    rows, histories = [], {}
+    for run_dir in find_run_dirs(root):
+        try:
+            row = read_run(run_dir)
+            if with_history:
+                histories[row["run_dir"]] = read_history(run_dir)
+        except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            warnings.warn(f"skipping run directory {run_dir}: {exc}", RunDirWarning, stacklevel=2)
+            continue
+        rows.append(row)
+    return pd.DataFrame(rows), histories
+
+
+def curves_on_grid(histories: Iterable[pd.DataFrame], x: str, y: str, grid: np.ndarray) -> np.ndarray:
+    """Stack ``y`` of several runs onto a common ``x`` grid, shape (runs, len(grid)).
+
+    Each run's value at a grid point is its last recorded value at or before it (a step function,
+    right for best-so-far curves and for evaluations counted in batches); NaN before its first record
+    and after its last, so a run that stopped early does not pretend to go on.
+    """
+    out = []
+    for h in histories:
+        xs = (h["f_evals"] + h["g_evals"]).to_numpy(float) if x == "evals" else h[x].to_numpy(float)
+        ys = h[y].to_numpy(float)
+        idx = np.searchsorted(xs, grid, side="right") - 1
+        vals = np.where(idx >= 0, ys[np.clip(idx, 0, len(ys) - 1)], np.nan)
+        vals[grid > xs[-1]] = np.nan
+        out.append(vals)
+    return np.vstack(out) if out else np.empty((0, len(grid)))
+
+
+def median_band(ax, histories: list[pd.DataFrame], x: str, y: str, label: str, grid: Optional[np.ndarray] = None,
+                shift: float = 0.0, **plot_kw):
+    """Plot the median over runs with a shaded inter-quartile band; returns the median line."""
+    if grid is None:
+        hi = max(((h["f_evals"] + h["g_evals"]).iloc[-1] if x == "evals" else h[x].iloc[-1]) for h in histories)
+        grid = np.unique(np.geomspace(1, max(hi, 1), 400).round()) if x == "evals" else np.arange(0, hi + 1)
+    stacked = curves_on_grid(histories, x, y, grid) - shift
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns past every run's end
+        med = np.nanmedian(stacked, axis=0)
+        lo, hi = np.nanpercentile(stacked, [25, 75], axis=0)
+    (line,) = ax.plot(grid, med, label=label, **plot_kw)
+    ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
+__all__ = ["find_run_dirs", "read_run", "read_history", "load_runs", "curves_on_grid", "median_band",
+           "RunDirWarning"]
