@@ -19,7 +19,9 @@ class Trapped(Landscape):
     The report's setup is the default: ``dim = 3`` (w_0, w_1, w_2), 100 samples.
 
     The trap's gradient, ``2 lambda s cos(s ||w||^2) w``, dwarfs the MSE's gentle slope, so gradient
-    descent stops in the nearest ring-shaped valley. Domain for x0: [-5, 5]^d.
+    descent stops in the nearest ring-shaped valley. Domain for x0: [-5, 5]^d. The defaults
+    (lambda 1, s 5) make the trap's curvature about 4 lambda s^2 ||w||^2 ~ 1,300 near the optimum,
+    so GD is stable for lr below ~1.5e-3 and then reliably trapped (1e-3 is a fair choice).
 
     **Optimum.** Not known in closed form, but computed exactly up to a 1-D search: the oscillation
     depends on w only through ``r = ||w||^2``, so a global minimiser minimises the MSE on its own
@@ -40,7 +42,7 @@ class Trapped(Landscape):
         n_samples: Annotated[int, gt(0)] = 100,
         noise: Annotated[float, ge(0)] = 0.5,
         lambda_osc: Annotated[float, ge(0)] = 1.0,
-        scale_osc: Annotated[float, gt(0)] = 10.0,
+        scale_osc: Annotated[float, gt(0)] = 5.0,
         data_seed: Annotated[int, ge(0)] = 0,
     ):
         super().__init__(dim)
@@ -51,15 +53,27 @@ class Trapped(Landscape):
         self.A = np.hstack([np.ones((self.n_samples, 1)), features])
         self.w_true = rng.normal(0.0, 2.0, size=self.dim)
         self.y = self.A @ self.w_true + self.noise * rng.standard_normal(self.n_samples)
-        # MSE(w) = w^T H w - 2 b^T w + c: O(d^2) per point instead of O(n d).
-        self.H = self.A.T @ self.A / self.n_samples
+        # With d <= n, MSE(w) = w^T H w - 2 b^T w + c costs O(d^2) per point instead of O(n d);
+        # beyond that (up to d = 100,000 and more) the d x d matrix H would not even fit in memory.
+        self._gram = self.dim <= self.n_samples
         self.b = self.A.T @ self.y / self.n_samples
-        self.c = float(self.y @ self.y) / self.n_samples
+        if self._gram:
+            self.H = self.A.T @ self.A / self.n_samples
+            self.c = float(self.y @ self.y) / self.n_samples
 
     def mse(self, X):
         X, single = self._as_batch(X)
-        out = np.einsum("ij,ij->i", X @ self.H, X) - 2.0 * X @ self.b + self.c
+        if self._gram:
+            out = np.einsum("ij,ij->i", X @ self.H, X) - 2.0 * X @ self.b + self.c
+        else:
+            residual = X @ self.A.T - self.y
+            out = np.einsum("ij,ij->i", residual, residual) / self.n_samples
         return out[0] if single else out
+
+    def _mse_grad(self, X):
+        if self._gram:
+            return 2.0 * (X @ self.H - self.b)
+        return (2.0 / self.n_samples) * (X @ self.A.T - self.y) @ self.A
 
     def _value(self, X):
         r = np.einsum("ij,ij->i", X, X)
@@ -68,11 +82,13 @@ class Trapped(Landscape):
     def _grad(self, X):
         r = np.einsum("ij,ij->i", X, X)
         trap = 2.0 * self.lambda_osc * self.scale_osc * np.cos(self.scale_osc * r)
-        return 2.0 * (X @ self.H - self.b) + trap[:, None] * X
+        return self._mse_grad(X) + trap[:, None] * X
 
     # --- the global optimum ------------------------------------------------------------------
     @cached_property
     def _optimum(self) -> tuple[np.ndarray, float]:
+        if not self._gram:
+            return self._underdetermined_optimum()
         from scipy.optimize import minimize, minimize_scalar
 
         lam, Q = np.linalg.eigh(self.H)
@@ -113,6 +129,20 @@ class Trapped(Landscape):
                             options={"ftol": 1e-15, "gtol": 1e-12})
         best = polished.x if polished.fun < self(w0) else w0
         return best, float(self(best))
+
+    def _underdetermined_optimum(self) -> tuple[np.ndarray, float]:
+        """d > n: the MSE is 0 on an affine subspace that holds points of every ||w||^2 >= that of
+        the minimum-norm solution, so the optimum is exactly -lambda, at the first radius beyond it
+        where sin(s r) = -1."""
+        AAt = self.A @ self.A.T
+        w_mn = self.A.T @ np.linalg.solve(AAt, self.y)
+        r_mn = float(w_mn @ w_mn)
+        k = np.ceil((self.scale_osc * r_mn - 1.5 * np.pi) / (2 * np.pi))
+        r_star = (1.5 * np.pi + 2 * np.pi * max(k, 0.0)) / self.scale_osc
+        z = np.random.default_rng(self.data_seed).standard_normal(self.dim)
+        null = z - self.A.T @ np.linalg.solve(AAt, self.A @ z)
+        w = w_mn + np.sqrt(max(r_star - r_mn, 0.0)) * null / np.linalg.norm(null)
+        return w, float(self(w))
 
     @property
     def x_opt(self):
