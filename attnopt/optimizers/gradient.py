@@ -68,6 +68,13 @@ def sgd(
     return first_order(update, _no_aux, "sgd")
 
 
+def _lerp(start, end, weight):
+    """torch.lerp's formula (it switches form at weight 0.5 to stay exact at both ends)."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1.0 - weight)
+
+
 def adam(
     *,
     lr: Annotated[float, gt(0)] = 1e-3,
@@ -80,7 +87,7 @@ def adam(
 
     def update(g, aux, t):
         m, v = aux
-        m = m + (1.0 - beta1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
+        m = _lerp(m, g, 1.0 - beta1)
         v = v * beta2 + (1.0 - beta2) * (g * g)
         bias1 = 1.0 - beta1**t
         bias2_sqrt = np.sqrt(1.0 - beta2**t)
