@@ -145,10 +145,11 @@ def bind(factory: Callable, params: Mapping[str, Any], where: str = "", skip: tu
         else:
             raise ConfigError(f"missing value for '{full}' ({_describe(tp)})")
         if value is not None:
+            shown = params.get(name, value)  # the value as the user wrote it
             for c in constraints:
                 items = value if isinstance(value, list) else [value]
                 for item in items:
                     if not c.check(item):
-                        raise ConfigError(f"{full}={value!r} is invalid: must be {c.text}")
+                        raise ConfigError(f"{full}={shown!r} is invalid: must be {c.text}")
         bound[name] = value
     return bound

@@ -104,7 +104,7 @@ def test_unknown_landscape_names_the_choices():
 
 
 def test_landscape_params_are_validated():
-    with pytest.raises(ConfigError, match="landscape.noise=-1.0 is invalid"):
+    with pytest.raises(ConfigError, match="landscape.noise=-1 is invalid"):
         landscapes.make("trapped", 3, noise=-1)
     with pytest.raises(ConfigError, match="unknown key 'landscape.nois'"):
         landscapes.make("trapped", 3, nois=1)
