@@ -6,7 +6,9 @@ sweep before any job starts, so a bad value fails in one line instead of halfway
 """
 from __future__ import annotations
 
+import json
 import platform
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ class RunSpec:
     progress: Union[bool, str]
     plot: bool
     config: dict  # the resolved config, hydra node excluded
+    resume: bool = True  # skip the run when a complete run of the same config exists (attnopt.sweep)
 
 
 def _settings(
@@ -51,6 +54,7 @@ def _settings(
     x0: Optional[list[float]] = None,
     progress: Union[bool, str] = "auto",
     plot: bool = True,
+    resume: bool = True,
 ):
     """The top-level keys of a run config (its signature is the schema)."""
 
@@ -82,7 +86,7 @@ def build(cfg: DictConfig) -> RunSpec:
 
         check_x0(s["x0"], s["dimension"])
     return RunSpec(landscape, optimizer, optimizer_name, landscape_name, s["dimension"], s["seed"], s["x0"], budget,
-                   s["progress"], s["plot"], plain)
+                   s["progress"], s["plot"], plain, s["resume"])
 
 
 def environment() -> dict:
@@ -144,6 +148,9 @@ def execute(spec: RunSpec, out_dir: Path) -> dict:
         fig = loss_figure(result.history, title, result.f_opt)
         io.write_figure(out_dir / "loss.png", fig)
         plt.close(fig)
+    from attnopt.sweep import config_hash
+
+    summary["config_hash"] = config_hash(spec.config)
     io.write_json(out_dir / "summary.json", {**summary, "environment": environment()})
     print(
         f"{result.status}: {spec.optimizer_name} on {spec.landscape_name} d={spec.dimension} seed={spec.seed}: "
@@ -158,5 +165,28 @@ def execute(spec: RunSpec, out_dir: Path) -> dict:
 def hydra_main(cfg: DictConfig) -> dict:
     from hydra.core.hydra_config import HydraConfig
 
+    from hydra.types import RunMode
+
+    from attnopt import sweep
+
     spec = build(cfg)
-    return execute(spec, Path(HydraConfig.get().runtime.output_dir))
+    hc = HydraConfig.get()
+    out_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    if multirun and spec.progress == "auto":
+        spec.progress = False  # the sweep has one bar (attnopt.sweep); one per job would bury it
+    if spec.resume:
+        sweep_dir = sweep.sweep_root(out_dir, hc.sweep.subdir) if multirun else None
+        found, problem = sweep.find_complete(sweep.config_hash(spec.config), out_dir, sweep_dir)
+        if found is not None:
+            if found != out_dir and sweep.only_hydra_files(out_dir):
+                shutil.rmtree(out_dir)  # Hydra made it for this job; the results live in `found`
+            print(f"complete already, skipped: {spec.optimizer_name} on {spec.landscape_name} d={spec.dimension} "
+                  f"seed={spec.seed} -> {found}", flush=True)
+            summary = json.loads((found / "summary.json").read_text())
+            summary.pop("environment", None)
+            return {**summary, "skipped": True}
+        if problem not in (None, "no summary.json") or (out_dir / "history.csv").exists():
+            print(f"attnopt: warning: rerunning {out_dir}: {problem}", file=sys.stderr, flush=True)
+    sweep.clear_results(out_dir)
+    return execute(spec, out_dir)

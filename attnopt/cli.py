@@ -32,6 +32,8 @@ def _usage() -> str:
 commands:
   run       run one optimizer on one landscape; -m sweeps over comma-separated values
             (attnopt run --help lists every config key)
+  report    tables and figures from the run directories under a directory
+            (attnopt report DIR [--out outputs/report] [--tables ...] [--figures ...])
 
 config groups for `attnopt run`:
   optimizer=   {', '.join(optimizers.names())}
@@ -41,6 +43,8 @@ examples:
   attnopt run                                   # attention search on 10-D Rastrigin
   attnopt run optimizer=gd optimizer.lr=0.01 landscape=sphere dimension=100
   attnopt run -m landscape=sphere,rastrigin dimension=2,10 seed=0,1
+  attnopt run -m +experiment=table1_small       # a preset sweep; re-running it resumes
+  attnopt report outputs/sweeps/table1_small
 """
 
 
@@ -179,7 +183,13 @@ def run_command(args: list[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run_command}
+def report_command(args: list[str]) -> int:
+    from attnopt.report.build import main as report_main
+
+    return report_main(args)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run_command, "report": report_command}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -8,6 +8,7 @@ incomplete or unreadable, and returns one tidy row per run.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Iterable, Optional
@@ -15,6 +16,8 @@ from typing import Iterable, Optional
 import numpy as np
 import pandas as pd
 import yaml
+
+from attnopt import io
 
 RUN_MARKERS = ("summary.json", "history.csv", "config.yaml", ".hydra")
 
@@ -132,5 +135,33 @@ def median_band(ax, histories: list[pd.DataFrame], x: str, y: str, label: str, g
     return line
 
 
-__all__ = ["find_run_dirs", "read_run", "read_history", "load_runs", "curves_on_grid", "median_band",
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.3g}"
+    return str(value).replace("|", "\\|")
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table; floats to 3 significant digits, numbers right-aligned."""
+    cols = [str(c) for c in frame.columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(frame: pd.DataFrame, out_dir: Path | str, name: str) -> tuple[Path, Path]:
+    """Write ``name.csv`` (full precision) and ``name.md`` (for reading) into ``out_dir``, atomically."""
+    out_dir = Path(out_dir)
+    csv = io.write_csv(out_dir / f"{name}.csv", frame)
+    md = io.write_text(out_dir / f"{name}.md", to_markdown(frame))
+    return csv, md
+
+
+__all__ = ["to_markdown", "write_table", "find_run_dirs", "read_run", "read_history", "load_runs", "curves_on_grid", "median_band",
            "RunDirWarning"]

@@ -26,3 +26,8 @@ def figure(name: str):
         return fn
 
     return register
+
+
+class NotApplicable(Exception):
+    """Raised by a table or figure whose runs are not in the loaded set (e.g. table4 over a
+    Table 1 sweep); the report skips it with a note instead of failing."""

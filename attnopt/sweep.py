@@ -1,0 +1,209 @@
+"""Sweeps that survive interruption: resume by config hash, one progress bar, a report at the end.
+
+*Resume.* Every finished run stores ``config_hash`` (a hash of its resolved config, output-only
+keys left out) in ``summary.json``. Before a job runs, :func:`find_complete` looks for a complete
+run with that hash, first in the job's own directory and then anywhere in the sweep directory, so
+results are found by what was run, not by where. A directory is complete when summary.json parses,
+carries the hash, and history.csv has the iterations it claims; anything less (a run killed before
+summary.json, a truncated file) is named and rerun.
+
+*Progress and report.* :class:`SweepCallback` (a Hydra callback, configured in conf/config.yaml as
+``hydra.callbacks.report``) draws one bar for the whole sweep and builds the report once every job
+is done. Jobs may run in other processes or on other machines (joblib, submitit), so each job
+leaves a marker file in ``<sweep dir>/.attnopt/done/`` and the bar in the launching process counts
+them; that works for every launcher whose workers share the filesystem.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from hydra.experimental.callback import Callback
+
+# Keys that change how a run is shown, not what it computes: changing them must not force a rerun.
+OUTPUT_ONLY_KEYS = ("progress", "plot", "resume")
+RESULT_FILES = ("summary.json", "history.csv", "loss.png", "config.yaml")  # summary.json first: see clear_results
+DONE_DIR = Path(".attnopt") / "done"
+
+
+def config_hash(config: dict) -> str:
+    """A stable hash of a resolved run config (hydra node excluded), output-only keys left out."""
+    relevant = {k: v for k, v in config.items() if k not in OUTPUT_ONLY_KEYS and k != "hydra"}
+    text = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_complete(run_dir: Path, wanted_hash: Optional[str] = None) -> Optional[str]:
+    """None when ``run_dir`` holds a complete run (of ``wanted_hash``, if given), else the reason."""
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        return "no summary.json"
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError) as exc:
+        return f"summary.json is unreadable ({exc})"
+    if not isinstance(summary, dict) or "final_loss" not in summary or "iters" not in summary:
+        return "summary.json is incomplete"
+    if wanted_hash is not None and summary.get("config_hash") != wanted_hash:
+        return "it holds a run of another config"
+    try:
+        with open(run_dir / "history.csv", "rb") as fh:
+            rows = sum(1 for line in fh if line.strip()) - 1  # minus the header
+    except OSError:
+        return "history.csv is missing"
+    if rows != int(summary["iters"]) + 1:  # iteration 0 (the initial point) is recorded too
+        return f"history.csv has {rows} rows, summary.json says {int(summary['iters']) + 1}"
+    return None
+
+
+def find_complete(wanted_hash: str, own_dir: Path, sweep_dir: Optional[Path]) -> tuple[Optional[Path], Optional[str]]:
+    """(directory holding a complete run of this config or None, why ``own_dir`` is not one)."""
+    problem = check_complete(own_dir, wanted_hash)
+    if problem is None:
+        return own_dir, None
+    if sweep_dir is not None and sweep_dir.is_dir():
+        for summary in sorted(sweep_dir.rglob("summary.json")):
+            other = summary.parent
+            if other != own_dir and check_complete(other, wanted_hash) is None:
+                return other, problem
+    return None, problem
+
+
+def clear_results(run_dir: Path) -> None:
+    """Remove a previous attempt's result files, summary.json first, so that a crash during the
+    rerun can never leave an old summary.json vouching for new, half-written files."""
+    for name in RESULT_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def only_hydra_files(run_dir: Path) -> bool:
+    return run_dir.is_dir() and all(p.name == ".hydra" for p in run_dir.iterdir())
+
+
+# ----------------------------------------------------------------------------------------------
+# The sweep bar and the end-of-sweep report
+
+
+def sweep_root(output_dir: Path, subdir: str) -> Path:
+    """The sweep directory of a job, from its output dir (subdir may itself contain '/')."""
+    return output_dir.parents[len(Path(subdir).parts) - 1]
+
+
+def count_jobs(config) -> int:
+    from omegaconf import OmegaConf
+
+    from attnopt.cli import job_overrides
+
+    params = OmegaConf.select(config, "hydra.sweeper.params")
+    sweep_params = OmegaConf.to_container(params, resolve=False) if params else None
+    return len(job_overrides(list(config.hydra.overrides.task), True, sweep_params))
+
+
+class _Monitor:
+    """The bar, in the launching process: counts the done markers the jobs leave."""
+
+    def __init__(self, done_dir: Path, total: int, interval: float = 0.5):
+        from tqdm.auto import tqdm
+
+        self.done_dir, self.total, self.interval = done_dir, total, interval
+        self.stop_event = threading.Event()
+        self.bar = tqdm(total=total, desc="sweep", unit="job", mininterval=interval, dynamic_ncols=True)
+        self.thread = threading.Thread(target=self._poll, name="attnopt-sweep-bar", daemon=True)
+        self.thread.start()
+
+    def count(self) -> int:
+        try:
+            return sum(1 for _ in self.done_dir.iterdir())
+        except OSError:
+            return 0
+
+    def _poll(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            self._update()
+
+    def _update(self) -> None:
+        n = min(self.count(), self.total)
+        if n > self.bar.n:
+            self.bar.update(n - self.bar.n)
+
+    def close(self) -> dict[str, int]:
+        self.stop_event.set()
+        self.thread.join(timeout=5)
+        self._update()
+        self.bar.close()
+        outcomes: dict[str, int] = {}
+        for marker in self.done_dir.iterdir() if self.done_dir.is_dir() else []:
+            word = marker.read_text().strip() or "ran"
+            outcomes[word] = outcomes.get(word, 0) + 1
+        return outcomes
+
+
+# One per launching process; kept out of the callback object, which Hydra pickles to the workers.
+_monitor: Optional[_Monitor] = None
+
+
+class SweepCallback(Callback):
+    """``hydra.callbacks.report``: the sweep bar, done markers, and the report after the last job.
+
+    tables/figures: names for ``attnopt report`` (null: every registered one); out: where the
+    report goes (null: ``<sweep dir>/report``); report: false skips it.
+    """
+
+    def __init__(self, report: bool = True, tables: Optional[Sequence[str]] = None,
+                 figures: Optional[Sequence[str]] = None, out: Optional[str] = None, progress: bool = True):
+        self.report, self.out, self.progress = report, out, progress
+        self.tables = list(tables) if tables is not None else None
+        self.figures = list(figures) if figures is not None else None
+
+    def on_multirun_start(self, config, **kwargs: Any) -> None:
+        global _monitor
+        done_dir = Path(config.hydra.sweep.dir) / DONE_DIR
+        shutil.rmtree(done_dir, ignore_errors=True)  # markers of an earlier, interrupted attempt
+        done_dir.mkdir(parents=True, exist_ok=True)
+        if self.progress:
+            _monitor = _Monitor(done_dir, count_jobs(config))
+
+    def on_job_end(self, config, job_return, **kwargs: Any) -> None:
+        from hydra.core.utils import JobStatus
+        from hydra.types import RunMode
+
+        hc = config.hydra
+        if hc.mode != RunMode.MULTIRUN:
+            return
+        if job_return.status == JobStatus.COMPLETED:
+            value = job_return.return_value
+            word = "skipped" if isinstance(value, dict) and value.get("skipped") else "ran"
+        else:
+            word = "failed"
+        output_dir = Path(hc.runtime.output_dir)
+        done = sweep_root(output_dir, str(hc.sweep.subdir)) / DONE_DIR
+        from attnopt import io
+
+        io.write_text(done / str(hc.job.num), word + "\n")
+
+    def on_multirun_end(self, config, **kwargs: Any) -> None:
+        global _monitor
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if _monitor is not None:
+            outcomes = _monitor.close()
+            _monitor = None
+            parts = [f"{n} {word}" for word, n in sorted(outcomes.items())]
+            print(f"sweep {sweep_dir}: {', '.join(parts) or 'no jobs'}", file=sys.stderr, flush=True)
+        if self.report:
+            from attnopt.report.build import build_report
+
+            from attnopt.errors import ConfigError
+
+            out = Path(self.out) if self.out else sweep_dir / "report"
+            try:
+                build_report(sweep_dir, out, self.tables, self.figures, progress=False)
+            except ConfigError as exc:  # e.g. no run finished; the sweep itself did its work
+                print(f"attnopt: warning: no report: {exc}", file=sys.stderr, flush=True)
+
+
+__all__ = ["config_hash", "check_complete", "find_complete", "clear_results", "SweepCallback"]
