@@ -45,6 +45,9 @@ class Oracle:
 
     def _track(self, X: np.ndarray, values) -> None:
         values = np.atleast_1d(values)
+        lowest = values.min()
+        if lowest >= self.best_loss:  # the usual case, decided in one numpy call (False for NaN)
+            return
         finite = np.isfinite(values)
         if not finite.any():
             return

@@ -112,6 +112,14 @@ def run(
     x0_rng, opt_rng = seeded_streams(seed)
     x0 = landscape.sample_x0(x0_rng) if x0 is None else check_x0(x0, landscape.dim)
     oracle = Oracle(landscape, budget.max_evals)
+    # Overflow and NaN are outcomes here, not errors: the loop turns a non-finite loss into
+    # status "diverged" and the weightings give non-finite trials weight 0, so numpy's warnings
+    # are silenced once for the whole run instead of in every step of every optimizer.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _loop(landscape, optimizer, x0, oracle, opt_rng, budget, progress)
+
+
+def _loop(landscape, optimizer, x0, oracle, opt_rng, budget, progress) -> Result:
     rows: list[tuple] = []
     extras: list[dict] = []
     has_metrics = type(landscape).metrics is not Landscape.metrics

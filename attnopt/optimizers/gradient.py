@@ -34,9 +34,8 @@ def first_order(update: Update, init_aux: Callable[[np.ndarray], Any], phase: st
     def step(state, oracle, rng):
         t = state.t + 1
         delta, aux = update(state.grad, state.aux, t)
-        with np.errstate(over="ignore", invalid="ignore"):
-            x = state.x + delta
-            loss, grad = oracle.value_and_grad(x)
+        x = state.x + delta
+        loss, grad = oracle.value_and_grad(x)
         return FirstOrderState(x, float(loss), grad, t, aux), phase
 
     return Optimizer(init, step)
