@@ -6,6 +6,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+
+def _interp(x, xp, fp):
+    """np.interp that continues the end segments' slopes, so a secondary axis stays monotone
+    beyond the data (matplotlib asks for values across the whole padded axis)."""
+    x = np.asarray(x, dtype=float)
+    out = np.interp(x, xp, fp)
+    lo_slope = (fp[1] - fp[0]) / (xp[1] - xp[0]) if xp[1] != xp[0] else 0.0
+    hi_slope = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2]) if xp[-1] != xp[-2] else 0.0
+    out = np.where(x < xp[0], fp[0] + (x - xp[0]) * lo_slope, out)
+    return np.where(x > xp[-1], fp[-1] + (x - xp[-1]) * hi_slope, out)
 
 
 def loss_figure(history, title: str, f_opt=None):
@@ -30,8 +42,9 @@ def loss_figure(history, title: str, f_opt=None):
     ax.legend()
     # A second axis in evaluations: comparisons across optimizers should be per evaluation.
     evals = (history["f_evals"] + history["g_evals"]).to_numpy(float)
-    if len(it) > 1 and evals[-1] > 0:
-        sec = ax.secondary_xaxis("top", functions=(lambda i: np.interp(i, it, evals), lambda e: np.interp(e, evals, it)))
+    if len(it) > 1 and evals[-1] > evals[0]:
+        sec = ax.secondary_xaxis("top", functions=(lambda i: _interp(i, it, evals), lambda e: _interp(e, evals, it)))
+        sec.xaxis.set_major_locator(MaxNLocator(nbins=6))
         sec.set_xlabel("evaluations (f + grad)")
     fig.tight_layout()
     return fig
