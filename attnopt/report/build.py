@@ -51,6 +51,8 @@ def _choose(requested: Optional[Iterable[str]], registry: dict, kind: str) -> li
     """Names to build: all registered when ``requested`` is None, none for ["none"]."""
     if requested is None:
         return sorted(registry)
+    if isinstance(requested, str):
+        requested = [requested]
     names = [n.strip() for item in requested for n in str(item).split(",") if n.strip()]
     if names in (["none"], []):
         return []

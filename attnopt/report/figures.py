@@ -5,6 +5,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -58,6 +59,10 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
                 median_band(ax, hs, "iter", "loss", label=str(opt), color=colors[opt], lw=1.4)
             ax.set_xscale("log")
             ax.set_yscale("log")
+            # Plain numbers: a panel spanning less than a decade otherwise shows "2.125 x 10^1".
+            ax.yaxis.set_major_formatter(ticker.LogFormatter(labelOnlyBase=False))
+            ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
+            ax.tick_params(axis="y", which="both", labelsize=8)
             ax.grid(True, which="major", alpha=0.3)
             if cell.empty:
                 ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes, color="0.5")
@@ -66,14 +71,17 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
             if j == 0:
                 ax.set_ylabel(f"{land}\n" + ("f(x) - f*" if has_opt else "f(x)"))
             if i == len(rows) - 1:
-                ax.set_xlabel("iteration")
+                ax.set_xlabel("iteration (log scale)")
     handles = [plt.Line2D([], [], color=c, lw=2, label=n) for n, c in colors.items()]
     seeds = runs.groupby(["landscape", "dimension", "optimizer"]).size()
     fig.suptitle(f"Loss of the iterate: median and inter-quartile band over {seeds.min()}"
                  f"{'' if seeds.min() == seeds.max() else '-' + str(seeds.max())} seeds "
-                 f"(values below {FLOOR:g} drawn at {FLOOR:g})", y=1.0)
-    fig.legend(handles=handles, loc="upper right", ncol=len(handles), frameon=False, bbox_to_anchor=(1.0, 1.0))
+                 f"(values below {FLOOR:g} drawn at {FLOOR:g})")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
+    # Below the title, above the panels, so it hides no curve.
+    top = max(ax.get_position().y1 for ax in axes[0])
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
+               bbox_to_anchor=(0.5, top + 0.3 / fig.get_figheight()))
     return fig
 
 
