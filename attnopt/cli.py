@@ -34,6 +34,8 @@ commands:
             (attnopt run --help lists every config key)
   report    tables and figures from the run directories under a directory
             (attnopt report DIR [--out outputs/report] [--tables ...] [--figures ...])
+  hpo       tune gradient descent's learning rate on a task: grid, random, attention search, TPE
+            (attnopt hpo --help)
 
 config groups for `attnopt run`:
   optimizer=   {', '.join(optimizers.names())}
@@ -251,7 +253,13 @@ def report_command(args: list[str]) -> int:
     return report_main(args)
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run_command, "report": report_command}
+def hpo_command(args: list[str]) -> int:
+    from attnopt.hpo import main as hpo_main
+
+    return hpo_main(args)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run_command, "report": report_command, "hpo": hpo_command}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

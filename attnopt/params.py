@@ -27,16 +27,20 @@ class Constraint:
     text: str
 
 
+def _fmt(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() and abs(bound) < 1e15 else f"{bound:g}"
+
+
 def gt(bound: float) -> Constraint:
-    return Constraint(lambda v: v > bound, f"> {bound:g}")
+    return Constraint(lambda v: v > bound, f"> {_fmt(bound)}")
 
 
 def ge(bound: float) -> Constraint:
-    return Constraint(lambda v: v >= bound, f">= {bound:g}")
+    return Constraint(lambda v: v >= bound, f">= {_fmt(bound)}")
 
 
 def le(bound: float) -> Constraint:
-    return Constraint(lambda v: v <= bound, f"<= {bound:g}")
+    return Constraint(lambda v: v <= bound, f"<= {_fmt(bound)}")
 
 
 def one_of(*choices: str) -> Constraint:

@@ -80,7 +80,8 @@ class Ackley(_ZeroOptimum):
     def _value(self, X):
         r, c = self._parts(X)
         # Grouped as 20 (1 - e^{-0.2 r}) + (e - e^c) so both terms vanish exactly at the optimum.
-        return 20.0 * -np.expm1(-0.2 * r) + (np.e - np.exp(c))
+        # max(., 0): in float32, exp(1) rounds below e and would leave -2e-7 at the optimum.
+        return np.maximum(20.0 * -np.expm1(-0.2 * r) + (np.e - np.exp(c)), 0.0)
 
     def _grad(self, X):
         r, c = self._parts(X)
@@ -103,19 +104,24 @@ class Griewank(_ZeroOptimum):
         super().__init__(dim)
         self._inv_sqrt_i = 1.0 / np.sqrt(np.arange(1, self.dim + 1, dtype=np.float64))
 
+    def _scales(self, X):
+        """1/sqrt(i) in X's precision, so float32 input stays float32."""
+        return self._inv_sqrt_i if X.dtype == self._inv_sqrt_i.dtype else self._inv_sqrt_i.astype(X.dtype)
+
     def _value(self, X):
-        prod = np.prod(np.cos(X * self._inv_sqrt_i), axis=1)
+        prod = np.prod(np.cos(X * self._scales(X)), axis=1)
         return np.maximum(1.0 + _sqnorm(X) / 4000.0 - prod, 0.0)
 
     def _grad(self, X):
-        Z = X * self._inv_sqrt_i
+        inv_sqrt_i = self._scales(X)
+        Z = X * inv_sqrt_i
         cos = np.cos(Z)
         # prod_{i != j} cos_i as prefix * suffix products: exact even where cos_j is 0 or the
         # whole product underflows, unlike prod / cos_j.
-        ones = np.ones((X.shape[0], 1))
+        ones = np.ones((X.shape[0], 1), dtype=X.dtype)
         prefix = np.cumprod(np.concatenate([ones, cos[:, :-1]], axis=1), axis=1)
         suffix = np.cumprod(np.concatenate([ones, cos[:, :0:-1]], axis=1), axis=1)[:, ::-1]
-        return X / 2000.0 + np.sin(Z) * self._inv_sqrt_i * prefix * suffix
+        return X / 2000.0 + np.sin(Z) * inv_sqrt_i * prefix * suffix
 
 
 class Rosenbrock(Landscape):
