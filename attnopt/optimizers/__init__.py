@@ -7,6 +7,7 @@ from attnopt.errors import ConfigError
 from attnopt.optimizers.attention import attention, attention_explore
 from attnopt.optimizers.base import Optimizer
 from attnopt.optimizers.gradient import adam, gd, sgd
+from attnopt.optimizers.hybrid import hybrid1, hybrid2, hybrid3, hybrid4
 from attnopt.params import bind
 
 REGISTRY: dict[str, Callable[..., Optimizer]] = {
@@ -15,6 +16,10 @@ REGISTRY: dict[str, Callable[..., Optimizer]] = {
     "adam": adam,
     "attention": attention,
     "attention_explore": attention_explore,
+    "hybrid1": hybrid1,
+    "hybrid2": hybrid2,
+    "hybrid3": hybrid3,
+    "hybrid4": hybrid4,
 }
 
 

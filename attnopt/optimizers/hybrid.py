@@ -1,0 +1,223 @@
+"""The report's hybrids (section 3): gradient descent and attention search, composed.
+
+Hybrids 1-3 are one mechanism, :func:`phased`: a set of *parts* (the unchanged ``gd`` and
+``attention`` optimizers of :mod:`.gradient` and :mod:`.attention`) and a small *controller* that,
+before each step, names the part that acts. The hybrid's state holds the active part's own state;
+on a switch the new part is started with its own ``init`` at the current working point, so a
+switch costs what that ``init`` evaluates (gd: 1 f + 1 grad, attention: 1 f), counted by the
+oracle like everything else. Every step records which part made it (``gd`` / ``attention``).
+
+Hybrid 4 is gradient descent whose learning rate is chosen afresh each step by an attention
+weighting over candidate rates (phase ``lr_search``); its update is the unchanged ``gd`` step.
+
+Parameter names follow the report's code (gd_learning_rate -> ``gd_lr``, attn_n_samples ->
+``attn_n_trials``, attn_sigma, attn_beta, lr_attn_beta).
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Callable, NamedTuple, Optional
+
+import numpy as np
+
+from attnopt.errors import ConfigError
+from attnopt.optimizers import weights as weightings
+from attnopt.optimizers.attention import attention
+from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.gradient import gd
+from attnopt.params import ge, gt, one_of
+
+
+class HybridState(NamedTuple):
+    x: np.ndarray  # what the hybrid answers now: the working point, or the best iterate (hybrid3)
+    loss: float
+    phase: str  # the part that made the last step
+    sub: Any  # that part's own state; sub.x is the working point
+    steps_in_phase: int  # steps the current part has made since it took over
+    phases_done: int  # completed phases (a gd phase then an attention phase make one cycle)
+    plateau: int  # consecutive gd steps that improved the phase's best loss by less than plateau_tol
+    phase_best: float  # best loss of the working trajectory since the current part took over
+    best_x: np.ndarray  # best iterate of the working trajectory (trial points excluded)
+    best_loss: float
+
+
+# A controller looks at the state before a step and returns (part to act, start it from the best
+# iterate instead of the working point). Only a change of part starts a part afresh.
+Controller = Callable[[HybridState], "tuple[str, bool]"]
+
+
+def relative_improvement(before: float, after: float) -> float:
+    """(before - after) / |before|; the loss may be negative (the trapped landscape's is)."""
+    return (before - after) / max(abs(before), 1e-12)
+
+
+def phased(parts: dict[str, Optimizer], first: str, controller: Controller, *, plateau_tol: float = 0.0,
+           answer_best: bool = False) -> Optimizer:
+    """Compose ``parts`` under ``controller``, starting with part ``first``.
+
+    ``plateau_tol``: after each gd step the relative improvement of the phase's best loss is
+    compared with it, and ``plateau`` counts consecutive steps below it (hybrid1's trigger). The
+    best loss, not the last one, so that gradient descent bouncing across a narrow valley (loss up,
+    down, up) counts as stuck rather than resetting the count on every down-step. ``answer_best``: the state's
+    ``x``/``loss`` are the best iterate so far rather than the working point (hybrid3).
+    """
+
+    def init(x0, oracle, rng):
+        sub = parts[first].init(x0, oracle, rng)
+        return HybridState(sub.x, sub.loss, first, sub, 0, 0, 0, sub.loss, sub.x, sub.loss)
+
+    def step(state, oracle, rng):
+        phase, from_best = controller(state)
+        sub, steps, done, plateau = state.sub, state.steps_in_phase, state.phases_done, state.plateau
+        phase_best = state.phase_best
+        if phase != state.phase:
+            start = state.best_x if from_best else sub.x
+            sub = parts[phase].init(start, oracle, rng)
+            steps, done, plateau, phase_best = 0, done + 1, 0, sub.loss
+        sub, _ = parts[phase].step(sub, oracle, rng)
+        # NaN never becomes the best, and a NaN start is replaced by the first real loss.
+        new_best = sub.loss if (sub.loss < phase_best or math.isnan(phase_best)) else phase_best
+        if phase == "gd":
+            plateau = plateau + 1 if relative_improvement(phase_best, new_best) < plateau_tol else 0
+        best_x, best_loss = state.best_x, state.best_loss
+        if sub.loss < best_loss:  # NaN never wins
+            best_x, best_loss = sub.x, sub.loss
+        x, loss = (best_x, best_loss) if answer_best else (sub.x, sub.loss)
+        return HybridState(x, loss, phase, sub, steps + 1, done, plateau, new_best, best_x, best_loss), phase
+
+    return Optimizer(init, step)
+
+
+def _parts(gd_lr: float, attn_n_trials: int, attn_sigma: float, attn_beta: float) -> dict[str, Optimizer]:
+    return {"gd": gd(lr=gd_lr), "attention": attention(n_trials=attn_n_trials, sigma=attn_sigma, beta=attn_beta)}
+
+
+def hybrid1(
+    *,
+    gd_lr: Annotated[float, gt(0)] = 1e-3,
+    plateau_tol: Annotated[float, ge(0)] = 1e-5,
+    plateau_patience: Annotated[int, gt(0)] = 5,
+    attn_steps_per_phase: Annotated[int, gt(0)] = 10,
+    attn_n_trials: Annotated[int, gt(0)] = 64,
+    attn_sigma: Annotated[float, gt(0)] = 0.3,
+    attn_beta: Annotated[float, gt(0)] = 1.0,
+) -> Optimizer:
+    """GD with reactive escape (report 3.1): gradient descent until its relative improvement has
+    been below ``plateau_tol`` for ``plateau_patience`` consecutive steps, then ``attn_steps_per_phase``
+    attention-search steps, then gradient descent again. (``plateau_patience``, not the
+    issue's ``patience``, because :func:`attnopt.minimize` already takes ``patience`` for its
+    stopping rule and would swallow it.)"""
+
+    def controller(s: HybridState) -> tuple[str, bool]:
+        if s.phase == "gd":
+            return ("attention" if s.plateau >= plateau_patience else "gd"), False
+        return ("gd" if s.steps_in_phase >= attn_steps_per_phase else "attention"), False
+
+    return phased(_parts(gd_lr, attn_n_trials, attn_sigma, attn_beta), "gd", controller, plateau_tol=plateau_tol)
+
+
+def _cycle(gd_steps: int, attn_steps: int, num_cycles: Optional[int] = None) -> Controller:
+    """gd for ``gd_steps`` steps, attention for ``attn_steps``, repeated; after ``num_cycles``
+    cycles (if given), gradient descent from the best iterate for the rest of the run."""
+
+    def controller(s: HybridState) -> tuple[str, bool]:
+        if s.phase == "gd":
+            if num_cycles is not None and s.phases_done >= 2 * num_cycles:
+                return "gd", False  # the final descent
+            return ("attention" if s.steps_in_phase >= gd_steps else "gd"), False
+        if s.steps_in_phase >= attn_steps:
+            last = num_cycles is not None and s.phases_done + 1 >= 2 * num_cycles
+            return "gd", last
+        return "attention", False
+
+    return controller
+
+
+def hybrid2(
+    *,
+    gd_lr: Annotated[float, gt(0)] = 1e-3,
+    gd_steps_per_cycle: Annotated[int, gt(0)] = 50,
+    attn_steps_per_cycle: Annotated[int, gt(0)] = 5,
+    attn_n_trials: Annotated[int, gt(0)] = 64,
+    attn_sigma: Annotated[float, gt(0)] = 0.3,
+    attn_beta: Annotated[float, gt(0)] = 1.0,
+) -> Optimizer:
+    """Alternating optimization (report 3.2): ``gd_steps_per_cycle`` gradient-descent steps, then
+    ``attn_steps_per_cycle`` attention-search steps, repeated until the budget ends."""
+    return phased(_parts(gd_lr, attn_n_trials, attn_sigma, attn_beta), "gd",
+                  _cycle(gd_steps_per_cycle, attn_steps_per_cycle))
+
+
+def hybrid3(
+    *,
+    gd_lr: Annotated[float, gt(0)] = 1e-3,
+    gd_steps_per_restart: Annotated[int, gt(0)] = 100,
+    attn_steps_per_restart: Annotated[int, gt(0)] = 5,
+    num_restarts: Annotated[int, gt(0)] = 10,
+    attn_n_trials: Annotated[int, gt(0)] = 64,
+    attn_sigma: Annotated[float, gt(0)] = 1.0,
+    attn_beta: Annotated[float, gt(0)] = 1.0,
+) -> Optimizer:
+    """Attention-restarted GD (report 3.3): per cycle, ``gd_steps_per_restart`` gradient-descent
+    steps, then ``attn_steps_per_restart`` attention-search steps (wide, ``attn_sigma``) that
+    re-initialise gradient descent; ``num_restarts`` cycles.
+
+    Unlike the report's code it answers with the best iterate seen across all cycles (``x`` and
+    ``loss`` of its state, hence the history's ``loss`` column, are that best iterate), and once
+    the cycles are done it runs gradient descent from that best iterate until the budget ends.
+    """
+    return phased(_parts(gd_lr, attn_n_trials, attn_sigma, attn_beta), "gd",
+                  _cycle(gd_steps_per_restart, attn_steps_per_restart, num_restarts), answer_best=True)
+
+
+class LrSearchState(NamedTuple):
+    x: np.ndarray
+    loss: float
+    sub: Any  # the gd state (x, loss, grad, ...) the step is applied to
+    lr: float  # the learning rate chosen at the last step (nan before the first)
+
+
+def hybrid4(
+    *,
+    lr_min: Annotated[float, gt(0)] = 1e-5,
+    lr_max: Annotated[float, gt(0)] = 1e-1,
+    n_lrs: Annotated[int, ge(2)] = 9,
+    lr_attn_beta: Annotated[float, gt(0)] = 10.0,
+    lr_choice: Annotated[str, one_of("weighted", "best")] = "weighted",
+) -> Optimizer:
+    """Attention as a learning-rate meta-optimizer (report 3.4).
+
+    Each step, for ``n_lrs`` candidate rates log-spaced over [lr_min, lr_max], the hypothetical
+    next points x - lr * grad are evaluated in one batched oracle call (each counts as a function
+    evaluation); the rates are weighted with softmax(-lr_attn_beta * loss) and gradient descent
+    steps with the weighted rate (``lr_choice=best``: the rate of the lowest loss). A step costs
+    n_lrs + 1 function and 1 gradient evaluations.
+    """
+    if lr_min >= lr_max:
+        raise ConfigError(f"optimizer.lr_min={lr_min:g} and optimizer.lr_max={lr_max:g} are invalid: "
+                          "lr_min must be < lr_max")
+    lrs = np.geomspace(lr_min, lr_max, n_lrs)
+    weigh = weightings.softmax(lr_attn_beta)
+    base = gd(lr=lr_max)  # only its init is used; each step's rate is chosen afresh
+
+    def init(x0, oracle, rng):
+        sub = base.init(x0, oracle, rng)
+        return LrSearchState(sub.x, sub.loss, sub, float("nan"))
+
+    def step(state, oracle, rng):
+        sub = state.sub
+        with np.errstate(over="ignore", invalid="ignore"):
+            candidates = sub.x[None, :] - lrs[:, None] * sub.grad[None, :]
+        losses = oracle.f(candidates)
+        if lr_choice == "best":
+            finite = np.isfinite(losses)
+            lr = float(lrs[np.argmin(np.where(finite, losses, np.inf))]) if finite.any() else 0.0
+        else:
+            lr = float(weigh(losses) @ lrs)  # 0 (stay) when no candidate is finite
+        sub, _ = gd(lr=lr).step(sub, oracle, rng)
+        return LrSearchState(sub.x, sub.loss, sub, lr), "lr_search"
+
+    return Optimizer(init, step)
+
+
+__all__ = ["HybridState", "LrSearchState", "phased", "hybrid1", "hybrid2", "hybrid3", "hybrid4"]
