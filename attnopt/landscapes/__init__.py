@@ -6,11 +6,12 @@ from typing import Any
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
 from attnopt.landscapes.classic import Ackley, Griewank, Rastrigin, Rosenbrock, Sphere
+from attnopt.landscapes.tasks import MLP, LinReg, LogReg
 from attnopt.landscapes.trapped import Trapped
 from attnopt.params import bind
 
 REGISTRY: dict[str, type[Landscape]] = {
-    cls.name: cls for cls in (Sphere, Rastrigin, Ackley, Griewank, Rosenbrock, Trapped)
+    cls.name: cls for cls in (Sphere, Rastrigin, Ackley, Griewank, Rosenbrock, Trapped, LinReg, LogReg, MLP)
 }
 
 
@@ -27,4 +28,4 @@ def make(name: str, dim: int, **params: Any) -> Landscape:
 
 
 __all__ = ["Landscape", "make", "names", "REGISTRY", "Sphere", "Rastrigin", "Ackley", "Griewank",
-           "Rosenbrock", "Trapped"]
+           "Rosenbrock", "Trapped", "LinReg", "LogReg", "MLP"]
