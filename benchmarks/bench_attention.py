@@ -27,12 +27,8 @@ def best_time(fn, repeats: int) -> float:
     return min(out)
 
 
-def report_loop_steps(steps: int, n_trials: int, dim: int, sigma=0.3, beta=1.0) -> None:
+def report_loop_steps(loss, steps: int, n_trials: int, dim: int, sigma=0.3, beta=1.0) -> None:
     """The report's attention step (section 2.4): one Python call of the loss per trial."""
-
-    def loss(w):
-        return 10.0 * w.shape[0] + np.sum(w**2 - 10.0 * np.cos(2 * np.pi * w))
-
     rng = np.random.default_rng(0)
     w = rng.uniform(-5.12, 5.12, dim)
     for _ in range(steps):
@@ -45,6 +41,11 @@ def report_loop_steps(steps: int, n_trials: int, dim: int, sigma=0.3, beta=1.0) 
         loss(w)  # the report records the loss of each new point, as our runner does
 
 
+def handwritten_rastrigin(w):
+    """The cheapest single-point loss a loop could call: no shape checks, five numpy calls."""
+    return 10.0 * w.shape[0] + np.sum(w**2 - 10.0 * np.cos(2 * np.pi * w))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
@@ -55,13 +56,16 @@ def main() -> None:
     # 1. small d: per-evaluation overhead of the whole machinery
     f10 = landscapes.make("rastrigin", 10)
     ours = best_time(lambda: attnopt.minimize(f10, "attention", n_trials=n, max_iters=args.steps), args.repeats)
-    loop = best_time(lambda: report_loop_steps(args.steps // 10, n, 10), args.repeats) * 10
+    loop = best_time(lambda: report_loop_steps(f10, args.steps // 10, n, 10), args.repeats) * 10
+    cheap = best_time(lambda: report_loop_steps(handwritten_rastrigin, args.steps // 10, n, 10), args.repeats) * 10
     per_eval_us = ours / (args.steps * (n + 1)) * 1e6
     print(f"d=10, n_trials=64, {args.steps} steps (runner included):")
-    print(f"  attnopt            {ours / args.steps * 1e6:8.1f} us/step  {per_eval_us:6.2f} us/evaluation")
-    print(f"  report's loop      {loop / args.steps * 1e6:8.1f} us/step")
-    print(f"  speed-up           {loop / ours:8.1f}x   (goal >= 20x)  {'OK' if loop / ours >= 20 else 'MISSED'}")
-    print(f"  per evaluation     {per_eval_us:8.2f} us  (goal < 2 us)   {'OK' if per_eval_us < 2 else 'MISSED'}")
+    print(f"  attnopt                      {ours / args.steps * 1e6:8.1f} us/step  {per_eval_us:6.2f} us/evaluation")
+    print(f"  report's loop, same f        {loop / args.steps * 1e6:8.1f} us/step")
+    print(f"  report's loop, handwritten f {cheap / args.steps * 1e6:8.1f} us/step")
+    print(f"  speed-up vs the same f       {loop / ours:8.1f}x   (goal >= 20x)  {'OK' if loop / ours >= 20 else 'MISSED'}")
+    print(f"  speed-up vs handwritten f    {cheap / ours:8.1f}x")
+    print(f"  per evaluation               {per_eval_us:8.2f} us  (goal < 2 us)   {'OK' if per_eval_us < 2 else 'MISSED'}")
 
     # 2. large d: the step must cost little beyond its noise and its one batched evaluation
     dim = 10_000
@@ -77,9 +81,9 @@ def main() -> None:
 
     bare = best_time(unavoidable, args.repeats) / steps
     print(f"d=10,000, n_trials=64 (per step):")
-    print(f"  attnopt step       {ours * 1e3:8.2f} ms (runner included)")
-    print(f"  noise + 1 eval     {bare * 1e3:8.2f} ms")
-    print(f"  ratio              {ours / bare:8.3f}   (goal <= 1.15)  {'OK' if ours / bare <= 1.15 else 'MISSED'}")
+    print(f"  attnopt step                 {ours * 1e3:8.2f} ms (runner included)")
+    print(f"  noise + 1 batched eval       {bare * 1e3:8.2f} ms")
+    print(f"  ratio                        {ours / bare:8.3f}   (goal <= 1.15)  {'OK' if ours / bare <= 1.15 else 'MISSED'}")
 
 
 if __name__ == "__main__":
