@@ -128,3 +128,24 @@ def test_unwritable_output_directory_fails_in_one_line(tmp_path, monkeypatch, ca
     code = cli.main(["run", f"hydra.run.dir={blocker}/run", "budget.max_iters=2"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "cannot write outputs to" in err and "is not a directory" in err
+
+
+@pytest.mark.slow
+def test_two_sweeps_at_once_into_different_directories_do_not_interfere(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def start(name, landscape):
+        args = ["run", "-m", f"hydra.sweep.dir={tmp_path / name}", f"landscape={landscape}", "dimension=2,3",
+                "seed=0,1", "optimizer=gd", "budget.max_iters=30", "progress=false", "plot=false"]
+        return subprocess.Popen([sys.executable, "-m", "attnopt.cli", *args], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    a, b = start("a", "sphere"), start("b", "rastrigin")
+    for proc in (a, b):
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    for name, landscape in (("a", "sphere"), ("b", "rastrigin")):
+        found = [json.loads(p.read_text()) for p in (tmp_path / name).rglob("summary.json")]
+        assert len(found) == 4 and {s["landscape"] for s in found} == {landscape}
