@@ -65,3 +65,18 @@ $(ML_TARGETS): $(STAMP)
 	$(BIN)/python -m attnopt.experiments.ml $@ --scale $(SCALE) --out $(REPORT_DIR) $(ML_ARGS)
 
 report: $(ML_TARGETS)
+
+# --- Hybrids on the trapped landscape (report 3 and 5: Table 4, Figures 4 and 5) ----------------
+# make table4 | fig5   [SCALE=small|full]  sweep conf/experiment/table4[_small].yaml; writes table4 + fig5
+# make fig4            2-D trapped (and Rastrigin) maps with gd, attention and hybrid2 trajectories
+# gd.lr=0.001: the rate Table 4 gives gd and the hybrids' gd parts (see conf/table4_optimizer/gd.yaml).
+REPORT_EXPERIMENTS += table4
+.PHONY: table4 fig5 fig4
+table4 fig5: $(STAMP)
+	$(call EXPERIMENT,table4)
+
+fig4: $(STAMP)
+	$(BIN)/attnopt plot landscape=trapped gd.lr=0.001 out=$(REPORT_DIR)/fig4.png $(PLOT_ARGS)
+	$(BIN)/attnopt plot landscape=rastrigin gd.lr=0.001 out=$(REPORT_DIR)/fig4_rastrigin.png $(PLOT_ARGS)
+
+report: fig4

@@ -36,6 +36,8 @@ commands:
             (attnopt report DIR [--out outputs/report] [--tables ...] [--figures ...])
   hpo       tune gradient descent's learning rate on a task: grid, random, attention search, TPE
             (attnopt hpo --help)
+  plot      a 2-D landscape as a heat map with gd, attention and hybrid trajectories on it
+            (attnopt plot landscape=trapped gd.lr=0.001; attnopt plot --help)
 
 config groups for `attnopt run`:
   optimizer=   {', '.join(optimizers.names())}
@@ -259,7 +261,14 @@ def hpo_command(args: list[str]) -> int:
     return hpo_main(args)
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run_command, "report": report_command, "hpo": hpo_command}
+def plot_command(args: list[str]) -> int:
+    from attnopt.landscape_plot import main as plot_main
+
+    return plot_main(args)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run_command, "report": report_command, "hpo": hpo_command,
+                                                   "plot": plot_command}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -211,18 +211,145 @@ def test_success_tolerance_certifies_the_global_basin(trapped):
     assert others.min() > SUCCESS_TOL
 
 
+@pytest.mark.parametrize("name", HYBRIDS)
+def test_hybrid_configs_compose_and_build(name):
+    from hydra import compose, initialize_config_module
+
+    from attnopt.app import build
+    from attnopt.runner import run
+
+    with initialize_config_module(config_module="attnopt.conf", version_base=None):
+        spec = build(compose(config_name="config", overrides=[f"optimizer={name}", "landscape=trapped",
+                                                               "budget.max_iters=30"]))
+    assert spec.dimension == 3 and spec.optimizer_name == name
+    res = run(spec.landscape, spec.optimizer, seed=0, budget=spec.budget)
+    assert res.iters == 30
+
+
+# --- Table 4 and Figure 5 -----------------------------------------------------------------------
+
+def fake_runs(gaps: dict[str, list[float]], f_opt=-0.5) -> pd.DataFrame:
+    rows = []
+    for opt, values in gaps.items():
+        for seed, g in enumerate(values):
+            rows.append(dict(optimizer=opt, landscape="trapped", dimension=3, seed=seed, f_opt=f_opt,
+                             final_loss=f_opt + g, best_loss=f_opt + g / 10, iters=100, f_evals=150, g_evals=50,
+                             time_s=0.2, run_dir=f"{opt}_{seed}"))
+    return pd.DataFrame(rows)
+
+
+def test_table4_statistics_and_order():
+    from attnopt.report.hybrids import table4
+
+    runs = fake_runs({"hybrid2": [0.001, 0.02, 0.5, 3.0], "gd": [5.0, 6.0, 7.0, 8.0], "attention": [0.05, 0.001, 1, 2]})
+    runs = pd.concat([runs, fake_runs({"gd": [0.0]}).assign(landscape="sphere")])  # not Table 4's: ignored
+    out = table4(runs, {}).set_index("optimizer")
+    assert list(out.index) == ["gd", "attention", "hybrid2"]  # the report's order
+    assert out.loc["gd", "seeds"] == 4
+    assert out.loc["gd", "final_gap_median"] == pytest.approx(6.5)
+    assert out.loc["gd", "final_gap_q25"] == pytest.approx(5.75) and out.loc["gd", "final_gap_q75"] == pytest.approx(7.25)
+    assert out.loc["hybrid2", "success_rate"] == 0.25  # only 0.001 <= 0.01
+    assert out.loc["attention", "found_rate"] == 0.5  # best gaps 0.005, 1e-4, 0.1, 0.2
+    assert out.loc["gd", "time_per_iter_ms"] == pytest.approx(2.0)
+
+
+def test_table4_and_fig5_refuse_runs_of_other_landscapes():
+    from attnopt.report.hybrids import fig5, table4
+    from attnopt.report.registry import NotApplicable
+
+    runs = fake_runs({"gd": [1.0]}).assign(landscape="sphere")
+    for build in (table4, fig5):
+        with pytest.raises(NotApplicable, match="landscape=trapped"):
+            build(runs, {})
+
+
+def test_fig5_draws_every_optimizer_and_the_attention_phases(trapped):
+    import matplotlib.pyplot as plt
+
+    from attnopt.report.hybrids import fig5
+
+    rows, histories = [], {}
+    for name in ["gd", "hybrid2", "hybrid4"]:
+        for seed in range(2):
+            res = attnopt.minimize(trapped, name, seed=seed, max_evals=600, max_iters=None,
+                                   **({"lr": 1e-3} if name == "gd" else {}))
+            key = f"{name}_{seed}"
+            histories[key] = res.history
+            rows.append(dict(optimizer=name, landscape="trapped", dimension=3, f_opt=trapped.f_opt,
+                             final_loss=res.loss, best_loss=res.best_loss, run_dir=key))
+    fig = fig5(pd.DataFrame(rows), histories)
+    curves, _, strip, _ = fig.axes[:4]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["gd (2)", "hybrid2 (2)", "hybrid4 (2)"]
+    assert curves.get_yscale() == "log" and curves.get_xscale() == "log"
+    # one strip row: hybrid2 is the only one with attention phases
+    assert [t.get_text() for t in strip.get_yticklabels()] == ["hybrid2"]
+    plt.close(fig)
+
+
+# --- attnopt plot (Fig. 4) ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["dimension=3"], "dimension=3 is invalid: attnopt plot draws 2-D landscapes"),
+        (["colour=red"], "unknown key 'colour'"),
+        (["optimizers=gd", "attention.sigma=1"], "parameters given for 'attention', which is not in optimizers=gd"),
+        (["resolution=1"], "resolution=1 is invalid"),
+        (["landscape"], "argument 'landscape' is invalid: expected key=value"),
+    ],
+)
+def test_plot_arguments_are_checked(args, message):
+    from attnopt.landscape_plot import parse
+
+    with pytest.raises(ConfigError, match=message):
+        parse(args)
+
+
+def test_plot_records_each_trajectory_from_one_shared_start():
+    from attnopt.landscape_plot import trajectories
+    from attnopt.runner import Budget
+
+    f = landscapes.make("rastrigin", 2)
+    paths = trajectories(f, ["gd", "attention", "hybrid2"], {"gd": {"lr": 1e-3}}, 5, None, Budget(None, 500))
+    starts = {tuple(pts[0]) for pts, _, _ in paths.values()}
+    assert len(starts) == 1
+    for name, (pts, phases_, res) in paths.items():
+        assert len(pts) == res.iters + 1 and np.array_equal(pts[-1], res.x)
+        assert phases_[1:] == res.history["phase"].tolist()[1:]
+    # the recorded gd path is gd's own: same as a plain run with that rate
+    plain = attnopt.minimize(f, "gd", seed=5, lr=1e-3, max_evals=500, max_iters=None)
+    assert np.array_equal(paths["gd"][0][-1], plain.x)
+
+
 @pytest.mark.slow
-def test_hybrid_configs_compose_and_run_through_the_cli(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "attnopt.cli", "run", "-m", "optimizer=" + ",".join(HYBRIDS),
-                          "landscape=trapped", "budget.max_iters=30", "progress=false", "plot=false",
-                          "hydra.sweep.dir=" + str(tmp_path / "sweep")],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert out.returncode == 0, out.stderr
+def test_plot_command_writes_a_png(tmp_path):
+    from attnopt import cli
+
+    out = tmp_path / "fig4.png"
+    assert cli.main(["plot", "landscape=trapped", "max_evals=300", "resolution=40", f"out={out}"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert cli.main(["plot", "landscape=trapped", "dimension=3"]) == 2
+
+
+@pytest.mark.slow
+def test_table4_small_sweep_through_the_cli_writes_table_and_figure(tmp_path):
+    """`make table4 SCALE=small`, shrunk: the preset composes, every optimizer runs, the report follows."""
+    report = tmp_path / "report"
+    out = subprocess.run([sys.executable, "-m", "attnopt.cli", "run", "-m", "+experiment=table4_small", "seed=0",
+                          "budget.max_evals=400", "hydra.sweep.dir=" + str(tmp_path / "sweep"),
+                          "hydra.callbacks.report.out=" + str(report), "progress=false"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
     runs = {}
     for summary in (tmp_path / "sweep").rglob("summary.json"):
         s = json.loads(summary.read_text())
-        runs[s["optimizer"]] = pd.read_csv(summary.parent / "history.csv")
-    assert sorted(runs) == HYBRIDS
-    assert set(runs["hybrid2"]["phase"]) == {"init", "gd"}  # 30 < 50 gd steps per cycle
-    assert set(runs["hybrid4"]["phase"]) == {"init", "lr_search"}
-    assert all(len(h) == 31 for h in runs.values())
+        runs[s["optimizer"]] = (s, pd.read_csv(summary.parent / "history.csv"))
+    assert sorted(runs) == sorted(["gd", "attention", "adam"] + HYBRIDS)
+    assert all(s["f_evals"] + s["g_evals"] <= 400 for s, _ in runs.values())
+    config = (tmp_path / "sweep" / "gd_trapped_d3_s0" / "config.yaml").read_text()
+    assert "lr: 0.001" in config  # Table 4's gd rate, not the library default
+    assert set(runs["hybrid4"][1]["phase"]) == {"init", "lr_search"}
+    table = pd.read_csv(report / "table4.csv")
+    assert sorted(table["optimizer"]) == sorted(runs)
+    assert (report / "table4.md").is_file() and (report / "fig5.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,211 @@
+"""`attnopt plot`: a 2-D landscape as a heat map with optimizer trajectories on it (report Fig. 4).
+
+    attnopt plot landscape=trapped gd.lr=0.001                  # gd, attention, hybrid2 from one x0
+    attnopt plot landscape=rastrigin optimizers=gd,attention,hybrid3 seed=3 max_evals=5000
+
+Every optimizer starts from the same x0 (drawn from ``seed``, or ``x0=[a,b]``) with the same
+evaluation budget. Keys: ``landscape`` (name), ``landscape.<param>``, ``dimension`` (must be 2),
+``optimizers`` (comma-separated), ``<optimizer>.<param>`` (e.g. ``gd.lr=0.001``; otherwise the
+library defaults), ``seed``, ``x0``, ``max_evals``, ``max_iters``, ``out``, ``resolution``.
+The colour is f - f* on a log scale (f* the known optimum, else the grid's minimum), so shallow
+traps such as the trapped landscape's rings stay visible next to a steep bowl.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import yaml
+
+from attnopt import io, landscapes, optimizers
+from attnopt.errors import ConfigError
+from attnopt.optimizers.base import Optimizer
+from attnopt.runner import Budget, run
+
+DEFAULTS: dict[str, Any] = {
+    "landscape": "trapped",
+    "dimension": 2,
+    "optimizers": "gd,attention,hybrid2",
+    "seed": 0,
+    "x0": None,
+    "max_evals": 3000,
+    "max_iters": None,
+    "out": None,  # outputs/figures/<landscape>_trajectories.png
+    "resolution": 400,
+}
+#: line style per phase, so a hybrid's gradient and attention steps can be told apart
+PHASE_STYLE = {"attention": dict(ls=":", lw=1.8), "gd": dict(ls="-", lw=1.8)}
+
+
+def parse(args: list[str]) -> tuple[dict, dict, dict[str, dict]]:
+    """(settings, landscape params, {optimizer: params}) from key=value arguments."""
+    settings, land_params, opt_params = dict(DEFAULTS), {}, {}
+    for arg in args:
+        key, sep, raw = arg.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"argument '{arg}' is invalid: expected key=value, e.g. landscape=trapped")
+        value = yaml.safe_load(raw) if raw else None
+        head, dot, rest = key.partition(".")
+        if key in DEFAULTS:
+            settings[key] = value
+        elif head == "landscape" and dot:
+            land_params[rest] = value
+        elif dot and head in optimizers.REGISTRY:
+            opt_params.setdefault(head, {})[rest] = value
+        else:
+            raise ConfigError(f"unknown key '{key}'; allowed keys: {', '.join(DEFAULTS)}, landscape.<param>, "
+                              f"<optimizer>.<param> (optimizers: {', '.join(optimizers.names())})")
+    names = settings["optimizers"]
+    names = [n.strip() for n in (names.split(",") if isinstance(names, str) else list(names or [])) if n.strip()]
+    if not names:
+        raise ConfigError("optimizers= is empty: name at least one, e.g. optimizers=gd,attention,hybrid2")
+    settings["optimizers"] = names
+    stray = sorted(set(opt_params) - set(names))
+    if stray:
+        raise ConfigError(f"parameters given for '{stray[0]}', which is not in optimizers={','.join(names)}")
+    if settings["dimension"] != 2:
+        raise ConfigError(f"dimension={settings['dimension']!r} is invalid: attnopt plot draws 2-D landscapes, "
+                          "must be 2")
+    for key in ("resolution", "max_evals"):
+        if not isinstance(settings[key], int) or isinstance(settings[key], bool) or settings[key] < 2:
+            raise ConfigError(f"{key}={settings[key]!r} is invalid: must be an integer >= 2")
+    if not isinstance(settings["seed"], int) or isinstance(settings["seed"], bool) or settings["seed"] < 0:
+        raise ConfigError(f"seed={settings['seed']!r} is invalid: must be an integer >= 0")
+    return settings, land_params, opt_params
+
+
+def recording(opt: Optimizer, path: list) -> Optimizer:
+    """The same optimizer, appending (x, phase) of every state it returns to ``path``."""
+
+    def init(x0, oracle, rng):
+        state = opt.init(x0, oracle, rng)
+        path.append((np.array(state.x, dtype=float), "init"))
+        return state
+
+    def step(state, oracle, rng):
+        state, phase = opt.step(state, oracle, rng)
+        path.append((np.array(state.x, dtype=float), phase))
+        return state, phase
+
+    return Optimizer(init, step)
+
+
+def trajectories(landscape, names: list[str], opt_params: dict, seed: int, x0, budget: Budget) -> dict:
+    """{name: (points (n, 2), phases, result)} for each optimizer, all from the same x0."""
+    out = {}
+    for name in names:
+        path: list = []
+        opt = recording(optimizers.make(name, **opt_params.get(name, {})), path)
+        result = run(landscape, opt, x0=x0, seed=seed, budget=budget)
+        out[name] = (np.array([p for p, _ in path]), [ph for _, ph in path], result)
+    return out
+
+
+def _draw(ax, X, Y, Z, shift, paths, colors, f_opt_x, norm):
+    import matplotlib.pyplot as plt
+
+    mesh = ax.pcolormesh(X, Y, Z - shift, cmap="viridis", norm=norm, shading="auto", rasterized=True)
+    for name, (pts, phases, _res) in paths.items():
+        for i in range(1, len(pts)):
+            style = PHASE_STYLE.get(phases[i], dict(ls="-", lw=1.6))
+            ax.plot(pts[i - 1:i + 1, 0], pts[i - 1:i + 1, 1], color=colors[name], **style)
+        ax.plot(*pts[-1], marker="X", ms=11, color=colors[name], mec="white", mew=1.2, zorder=5)
+    start = next(iter(paths.values()))[0][0]
+    ax.plot(*start, marker="o", ms=10, color="white", mec="black", mew=1.5, zorder=6)
+    if f_opt_x is not None:
+        ax.plot(*f_opt_x, marker="*", ms=16, color="gold", mec="black", mew=1.0, zorder=6)
+    ax.set_xlabel("$x_0$")
+    ax.set_ylabel("$x_1$")
+    plt.setp(ax.get_xticklabels(), fontsize=8)
+    plt.setp(ax.get_yticklabels(), fontsize=8)
+    return mesh
+
+
+def figure(landscape, paths: dict, resolution: int, title: str):
+    """Two panels: the whole region the runs visited (init domain included) and a zoom around the
+    best run's end point (where the narrow traps that decide the result are), optimum marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    names = list(paths)
+    # Colours that stand out on viridis and on the white legend alike.
+    cycle = ["#ff3b30", "#111111", "#ff2bd6", "#00b7ff", "#ff9500", "#8e44ad"]
+    colors = {n: cycle[i % len(cycle)] for i, n in enumerate(names)}
+    pts_all = np.vstack([p for p, _, _ in paths.values()])
+    pts_all = pts_all[np.isfinite(pts_all).all(axis=1)]
+    low, high = landscape.init_bounds
+    lo = np.minimum(pts_all.min(axis=0), low)
+    hi = np.maximum(pts_all.max(axis=0), high)
+    pad = 0.05 * (hi - lo)
+    x_opt = landscape.x_opt
+    centre = min(paths.values(), key=lambda t: t[2].loss)[0][-1]
+    half = 0.12 * float(max(hi - lo))
+    views = [(lo - pad, hi + pad), (centre - half, centre + half)]
+
+    fig, axes = plt.subplots(1, 2, figsize=(13.5, 6.2))
+    f_opt = landscape.f_opt
+    grids = []
+    for (a, b) in views:
+        xs, ys = np.linspace(a[0], b[0], resolution), np.linspace(a[1], b[1], resolution)
+        X, Y = np.meshgrid(xs, ys)
+        Z = landscape(np.column_stack([X.ravel(), Y.ravel()])).reshape(X.shape)  # one batched call
+        grids.append((X, Y, Z))
+    shift = f_opt if f_opt is not None else min(float(np.nanmin(Z)) for _, _, Z in grids)
+    vmin = max(min(float(np.nanmin(Z - shift)) for _, _, Z in grids), 1e-4)
+    vmax = max(float(np.nanmax(Z - shift)) for _, _, Z in grids)
+    norm = LogNorm(vmin=vmin, vmax=max(vmax, vmin * 10))
+    for ax, (X, Y, Z), (a, b), label in zip(axes, grids, views, ["the runs' whole path", "zoom on the best run's end point"]):
+        mesh = _draw(ax, X, Y, np.maximum(Z, shift + vmin), shift, paths, colors, x_opt, norm)
+        ax.set_xlim(a[0], b[0])
+        ax.set_ylim(a[1], b[1])
+        ax.set_aspect("equal")
+        ax.set_title(label, fontsize=10)
+    fig.subplots_adjust(bottom=0.2, top=0.9, left=0.05, right=0.88, wspace=0.18)
+    cbar = fig.colorbar(mesh, cax=fig.add_axes((0.9, 0.25, 0.013, 0.6)))
+    cbar.set_label("f(x) - f*" if f_opt is not None else "f(x) - min on grid")
+    handles = [plt.Line2D([], [], color=colors[n], lw=2,
+                          label=f"{n}: f - f* = {paths[n][2].loss - (f_opt or 0):.3g}" if f_opt is not None
+                          else f"{n}: f = {paths[n][2].loss:.3g}") for n in names]
+    handles += [plt.Line2D([], [], color="0.4", ls=":", lw=1.8, label="attention-phase step"),
+                plt.Line2D([], [], ls="", marker="o", color="white", mec="black", ms=9, label="start (shared x0)"),
+                plt.Line2D([], [], ls="", marker="X", color="0.5", mec="white", ms=10, label="end")]
+    if x_opt is not None:
+        handles.append(plt.Line2D([], [], ls="", marker="*", color="gold", mec="black", ms=13, label="global optimum"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=9, frameon=False,
+               bbox_to_anchor=(0.45, -0.01))
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def main(args: list[str]) -> int:
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    settings, land_params, opt_params = parse(args)
+    landscape = landscapes.make(settings["landscape"], 2, **land_params)
+    for name in settings["optimizers"]:
+        optimizers.make(name, **opt_params.get(name, {}))  # validate every one before any run
+    budget = Budget(max_iters=settings["max_iters"], max_evals=settings["max_evals"])
+    x0 = settings["x0"]
+    paths = trajectories(landscape, settings["optimizers"], opt_params, settings["seed"], x0, budget)
+    lname = settings["landscape"]
+    note = " (2-D: bias w0 and one feature w1)" if lname == "trapped" else " (2-D)"
+    params = "; ".join(f"{n}: " + ", ".join(f"{k}={v}" for k, v in p.items()) for n, p in opt_params.items())
+    title = (f"{lname}{note}: trajectories from one x0 (seed {settings['seed']}), "
+             f"{settings['max_evals']} evaluations each" + (f"; {params}" if params else ""))
+    fig = figure(landscape, paths, settings["resolution"], title)
+    out = Path(settings["out"] or f"outputs/figures/{lname}_trajectories.png")
+    io.write_figure(out, fig)
+    for name, (_pts, _ph, res) in paths.items():
+        print(f"{name}: final loss {res.loss:.6g}, {res.iters} iters, {res.f_evals} f-evals, {res.g_evals} g-evals",
+              flush=True)
+    print(f"wrote {out}", flush=True)
+    return 0
+
+
+__all__ = ["main", "parse", "recording", "trajectories", "figure"]
