@@ -80,3 +80,14 @@ fig4: $(STAMP)
 	$(BIN)/attnopt plot landscape=rastrigin gd.lr=0.001 out=$(REPORT_DIR)/fig4_rastrigin.png $(PLOT_ARGS)
 
 report: fig4
+
+# --- Learned optimizers (report 4: Figures 6 and 7, table l2l) ----------------------------------
+# make fig6 | fig7 | l2l   [SCALE=small|full] [REPORT_DIR=outputs/report] [L2L_ARGS=--retrain]
+# Meta-trained optimizers are saved with their config in outputs/l2l/<scale>/checkpoints/ and,
+# like the evaluations cached beside them, reused while their spec is unchanged. SCALE=small: all
+# three together in a few minutes on 2 cores. SCALE=full (784-128-10 MLP on 5,000 MNIST images,
+# 101,770 parameters, 10-step unrolls) is the optional long experiment: hours on CPU.
+L2L_TARGETS := fig6 fig7 l2l
+.PHONY: $(L2L_TARGETS)
+$(L2L_TARGETS): $(STAMP)
+	$(BIN)/python -m attnopt.meta $@ --scale $(SCALE) --report-dir $(REPORT_DIR) $(L2L_ARGS)

@@ -8,6 +8,7 @@ from attnopt.optimizers.attention import attention, attention_explore
 from attnopt.optimizers.base import Optimizer
 from attnopt.optimizers.gradient import adam, gd, sgd
 from attnopt.optimizers.hybrid import hybrid1, hybrid2, hybrid3, hybrid4
+from attnopt.optimizers.learned import learned
 from attnopt.params import bind
 
 REGISTRY: dict[str, Callable[..., Optimizer]] = {
@@ -20,6 +21,7 @@ REGISTRY: dict[str, Callable[..., Optimizer]] = {
     "hybrid2": hybrid2,
     "hybrid3": hybrid3,
     "hybrid4": hybrid4,
+    "learned": learned,
 }
 
 

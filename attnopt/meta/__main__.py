@@ -1,0 +1,5 @@
+import sys
+
+from attnopt.meta.experiments import main
+
+sys.exit(main())

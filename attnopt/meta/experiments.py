@@ -1,0 +1,346 @@
+"""The report's section-4 study, end to end: meta-train, tune baselines, meta-test, tables, figures.
+
+    python -m attnopt.meta l2l  --scale small    # table outputs/report/l2l.csv/.md + l2l_horizon.png
+    python -m attnopt.meta fig6 --scale small    # MLP, raw features   (outputs/report/fig6.png)
+    python -m attnopt.meta fig7 --scale small    # MLP, log/sign + rich (outputs/report/fig7.png)
+
+Every meta-trained optimizer is saved under ``outputs/l2l/<scale>/checkpoints/<name>.pt`` with its
+config and reused by later commands when its training spec is unchanged; evaluation results are
+cached beside them, keyed by the checkpoint's bytes and the evaluation spec, so ``make fig6 fig7
+l2l`` trains and evaluates each model once.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import torch
+
+from attnopt import io
+from attnopt.meta import evaluate as ev
+from attnopt.meta.models import LearnedOptimizer
+from attnopt.meta.rules import BASELINES, learned
+from attnopt.meta.tasks import Family, make_family
+from attnopt.meta.train import TrainConfig, load_checkpoint, meta_train, save_checkpoint
+
+TWO_D = ("quadratic", "rastrigin", "rosenbrock")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One meta-trained optimizer: architecture, training families, schedule, and what it starts from."""
+
+    kind: str
+    features: str
+    families: tuple[str, ...]
+    train: TrainConfig
+    init_from: Optional[str] = None
+    label: str = ""
+
+
+@dataclass
+class Preset:
+    n_test: int  # held-out tasks per family
+    n_tune: int  # training tasks the baselines' learning rates are tuned on
+    lr_grid: tuple
+    two_d: TrainConfig
+    finetune: TrainConfig
+    horizons: tuple  # multiples of the training horizon to meta-test at
+    mlp: dict  # MLP family arguments
+    mlp_train: TrainConfig
+    mlp_horizons: tuple
+    mlp_n_test: int
+    mlp_chunk: Optional[int] = None
+    mlp_lr_grid: tuple = ()
+
+
+def _grid(lo, hi, n):
+    return tuple(float(v) for v in np.geomspace(lo, hi, n))
+
+
+PRESETS = {
+    # All L2L targets together in well under 5 minutes on 2 CPU cores.
+    "small": Preset(
+        n_test=100, n_tune=32, lr_grid=_grid(1e-5, 3.0, 17),
+        two_d=TrainConfig(meta_iters=200, meta_batch=32, horizon=20, unroll=10, meta_lr=3e-3),
+        finetune=TrainConfig(meta_iters=100, meta_batch=32, horizon=20, unroll=10, meta_lr=1e-3, seed=1),
+        horizons=(1, 10, 50),
+        # 64-8-10 (610 parameters): 100 test MLPs x 610 coordinates through the LSTM is the cost driver.
+        mlp={"dataset": "digits", "hidden": 8, "batch_size": 128},
+        mlp_train=TrainConfig(meta_iters=60, meta_batch=1, horizon=20, unroll=10, meta_lr=3e-3),
+        mlp_horizons=(1, 3), mlp_n_test=100, mlp_lr_grid=_grid(1e-3, 10.0, 9),
+    ),
+    # The report's sizes: 784-128-10 on MNIST (101,770 parameters), 10-step unroll. Hours on CPU.
+    "full": Preset(
+        n_test=1000, n_tune=128, lr_grid=_grid(1e-5, 3.0, 17),
+        two_d=TrainConfig(meta_iters=3000, meta_batch=128, horizon=20, unroll=10, meta_lr=3e-3),
+        finetune=TrainConfig(meta_iters=1000, meta_batch=128, horizon=20, unroll=10, meta_lr=1e-3, seed=1),
+        horizons=(1, 10, 50),
+        mlp={"dataset": "mnist5k", "hidden": 128, "batch_size": 128},
+        mlp_train=TrainConfig(meta_iters=1000, meta_batch=1, horizon=100, unroll=10, meta_lr=3e-3),
+        mlp_horizons=(1, 10), mlp_n_test=100, mlp_chunk=20, mlp_lr_grid=_grid(1e-3, 10.0, 9),
+    ),
+}
+
+
+def model_specs(p: Preset) -> dict[str, ModelSpec]:
+    two_d = p.two_d
+    return {
+        "generalist": ModelSpec("lstm", "logsign", ("quadratic",), two_d, label="LSTM generalist (quadratics)"),
+        "finetuned": ModelSpec("lstm", "logsign", ("rastrigin",), p.finetune, init_from="generalist",
+                               label="LSTM generalist -> fine-tuned (Rastrigin)"),
+        "multitask": ModelSpec("lstm", "logsign", ("rastrigin", "rosenbrock"), two_d,
+                               label="LSTM multi-task (Rastrigin + Rosenbrock)"),
+        "attention": ModelSpec("attention", "logsign", ("quadratic",), two_d,
+                               label="Attention over history (quadratics)"),
+        "mlp_raw": ModelSpec("lstm", "raw", ("mlp",), p.mlp_train, label="LSTM, raw [g, x]"),
+        "mlp_logsign": ModelSpec("lstm", "logsign", ("mlp",), p.mlp_train, label="LSTM, log/sign [log|g|/p, sgn g, x]"),
+        "mlp_rich": ModelSpec("lstm", "rich", ("mlp",), p.mlp_train, label="LSTM, rich (+momenta, 2nd moment)"),
+    }
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o)))
+
+
+class Study:
+    def __init__(self, scale: str = "small", root: Path | str = "outputs", progress: bool = True,
+                 retrain: bool = False, report_dir: Optional[Path | str] = None):
+        if scale not in PRESETS:
+            raise SystemExit(f"attnopt.meta: error: unknown scale {scale!r}; choose from {', '.join(PRESETS)}")
+        self.scale, self.preset = scale, PRESETS[scale]
+        self.dir = Path(root) / "l2l" / scale
+        self.report_dir = Path(report_dir) if report_dir else Path(root) / "report"
+        self.progress, self.retrain = progress, retrain
+        self.specs = model_specs(self.preset)
+        self._families: dict[str, Family] = {}
+        self._models: dict[str, tuple[LearnedOptimizer, dict]] = {}
+
+    # ------------------------------------------------------------------ families, models, caching
+    def family(self, name: str) -> Family:
+        if name not in self._families:
+            self._families[name] = make_family(name, **(self.preset.mlp if name == "mlp" else {}))
+        return self._families[name]
+
+    def checkpoint_path(self, name: str) -> Path:
+        return self.dir / "checkpoints" / f"{name}.pt"
+
+    def _spec_json(self, name: str) -> dict:
+        spec = self.specs[name]
+        out = _jsonable(spec)
+        if spec.init_from:
+            out["init_from_spec"] = self._spec_json(spec.init_from)
+        if "mlp" in spec.families:
+            out["mlp"] = self.preset.mlp
+        return out
+
+    def model(self, name: str) -> tuple[LearnedOptimizer, dict]:
+        """The meta-trained model ``name``: loaded when a checkpoint of the same spec exists, else trained."""
+        if name in self._models:
+            return self._models[name]
+        spec, path = self.specs[name], self.checkpoint_path(name)
+        want = self._spec_json(name)
+        if path.is_file() and not self.retrain:
+            meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
+            if meta.get("info", {}).get("spec") == want:
+                self._models[name] = (load_checkpoint(path), meta["info"])
+                return self._models[name]
+        if spec.init_from:
+            base, _ = self.model(spec.init_from)
+            model = copy.deepcopy(base).train()
+        else:
+            torch.manual_seed(spec.train.seed)
+            model = LearnedOptimizer(kind=spec.kind, features=spec.features)
+        fams = [self.family(f) for f in spec.families]
+        log = meta_train(model, fams, spec.train, progress=self.progress, desc=f"meta-train {name}")
+        info = {**log, "spec": want, "label": spec.label, "scale": self.scale}
+        save_checkpoint(path, model, info)
+        curve_path = self.dir / "meta_loss" / f"{name}.csv"
+        io.write_csv(curve_path, pd.DataFrame({"meta_iter": np.arange(len(log["meta_loss"])), "meta_loss": log["meta_loss"]}))
+        model.eval()
+        meta = json.loads(path.with_suffix(".json").read_text())
+        self._models[name] = (model, meta["info"])
+        print(f"meta-trained {name}: {log['time_per_meta_iter_s'] * 1e3:.1f} ms/meta-iteration, "
+              f"final meta-loss {log['meta_loss'][-1]:.4g} -> {path}", flush=True)
+        return self._models[name]
+
+    def _cached(self, key: dict, compute):
+        """Evaluation results (dict of arrays / floats) cached by a hash of everything they depend on."""
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        path = self.dir / "cache" / f"{key.get('what', 'eval')}_{digest}.npz"
+        if path.is_file() and not self.retrain:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        out = {k: np.asarray(v) for k, v in compute().items()}
+        io.atomic_write(path, lambda p: np.savez(open(p, "wb"), **out))
+        return out
+
+    def _checkpoint_hash(self, name: str) -> str:
+        self.model(name)
+        return hashlib.sha256(self.checkpoint_path(name).read_bytes()).hexdigest()
+
+    # ------------------------------------------------------------------ evaluation
+    def tasks(self, family: str, which: str, n: int):
+        # Training-task (tuning) and test-task streams never share a seed with meta-training (seed 0/1).
+        seed = {"tune": 1_000, "test": 2_000}[which] + TWO_D.index(family) if family in TWO_D else \
+            {"tune": 1_100, "test": 2_100}[which]
+        return self.family(family).sample(n, torch.Generator().manual_seed(seed))
+
+    def evaluate_baseline(self, family: str, name: str, steps: int) -> dict:
+        p = self.preset
+        grid = np.array(p.mlp_lr_grid if family == "mlp" else p.lr_grid)
+        n_tune = min(p.n_tune, 16) if family == "mlp" else p.n_tune
+        n_test = p.mlp_n_test if family == "mlp" else p.n_test
+        key = {"what": f"{family}_{name}_{steps}", "scale": self.scale, "grid": grid.tolist(), "n_tune": n_tune,
+               "n_test": n_test, "mlp": p.mlp if family == "mlp" else None, "v": 1}
+
+        def compute():
+            tuned = ev.tune_lr(name, self.family(family), self.tasks(family, "tune", n_tune), steps, grid)
+            out = ev.run_rule(BASELINES[name](tuned["lr"]), self.family(family), self.tasks(family, "test", n_test),
+                              steps, chunk=p.mlp_chunk if family == "mlp" else None)
+            return {**{k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in out.items()}, "lr": tuned["lr"]}
+
+        return self._cached(key, compute)
+
+    def evaluate_learned(self, family: str, name: str) -> dict:
+        """One run to the longest horizon; final metrics recorded at every horizon on the way."""
+        p = self.preset
+        n_test = p.mlp_n_test if family == "mlp" else p.n_test
+        at = [hx * (p.mlp_train.horizon if family == "mlp" else p.two_d.horizon)
+              for hx in (p.mlp_horizons if family == "mlp" else p.horizons)]
+        key = {"what": f"{family}_{name}_{max(at)}", "scale": self.scale, "ckpt": self._checkpoint_hash(name),
+               "n_test": n_test, "at": at, "mlp": p.mlp if family == "mlp" else None, "v": 1}
+
+        def compute():
+            model, _ = self.model(name)
+            out = ev.run_rule(learned(model), self.family(family), self.tasks(family, "test", n_test), max(at),
+                              chunk=p.mlp_chunk if family == "mlp" else None, final_at=at)
+            return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+
+        return self._cached(key, compute)
+
+    # ------------------------------------------------------------------ rows of the table
+    def _row(self, family: str, optimizer: str, horizon_x: int, steps: int, res: dict, **extra) -> dict:
+        fam = self.family(family)
+        data = fam.description if family == "mlp" else f"2-D {family}"
+        final = res[f"final_loss@{steps}"]
+        row = {"scale": self.scale, "family": family, "task": data, "optimizer": optimizer,
+               "horizon_x": horizon_x, "steps": steps, **extra,
+               **ev.summarize(np.asarray(final) - fam.f_opt, fam.success_below)}
+        if family == "mlp":
+            row["test_acc_mean"] = float(np.mean(res[f"test_acc@{steps}"]))
+        row["update_ms"] = float(res["update_s"]) * 1e3
+        row["step_ms"] = float(res["step_s"]) * 1e3
+        return row
+
+    def two_d_rows(self) -> tuple[list[dict], dict]:
+        p = self.preset
+        rows, curves = [], {}
+        learned_names = ["generalist", "finetuned", "multitask", "attention"]
+        for family in TWO_D:
+            for hx in p.horizons:
+                steps = hx * p.two_d.horizon
+                base = {n: self.evaluate_baseline(family, n, steps) for n in BASELINES}
+                for n, res in base.items():
+                    rows.append(self._row(family, n, hx, steps, res, lr=float(res["lr"])))
+                adam_med = np.median(base["Adam"]["curve"], axis=1)
+                for name in learned_names:
+                    res = self.evaluate_learned(family, name)
+                    med = np.median(res["curve"][: steps + 1], axis=1)
+                    _, info = self.model(name)
+                    rows.append(self._row(family, self.specs[name].label, hx, steps, res,
+                                          trained_on="+".join(self.specs[name].families),
+                                          adam_overtakes_at=ev.overtake_step(med, adam_med),
+                                          meta_iter_ms=info["time_per_meta_iter_s"] * 1e3))
+                    if hx == max(p.horizons):
+                        curves[(family, self.specs[name].label)] = res["curve"]
+                if hx == max(p.horizons):
+                    curves[(family, "Adam")] = base["Adam"]["curve"]
+        return rows, curves
+
+    def mlp_results(self, names: list[str]) -> tuple[list[dict], dict]:
+        p = self.preset
+        rows, curves = [], {}
+        for hx in p.mlp_horizons:
+            steps = hx * p.mlp_train.horizon
+            base = {n: self.evaluate_baseline("mlp", n, steps) for n in BASELINES}
+            adam_med = np.median(base["Adam"]["curve"], axis=1)
+            for n, res in base.items():
+                rows.append(self._row("mlp", n, hx, steps, res, lr=float(res["lr"])))
+                curves[(hx, n)] = res["curve"]
+            for name in names:
+                res = self.evaluate_learned("mlp", name)
+                _, info = self.model(name)
+                med = np.median(res["curve"][: steps + 1], axis=1)
+                rows.append(self._row("mlp", self.specs[name].label, hx, steps, res, trained_on="mlp",
+                                      features=self.specs[name].features,
+                                      adam_overtakes_at=ev.overtake_step(med, adam_med),
+                                      meta_iter_ms=info["time_per_meta_iter_s"] * 1e3))
+                curves[(hx, name)] = res["curve"][: steps + 1]
+        return rows, curves
+
+    # ------------------------------------------------------------------ outputs
+    def figure_mlp(self, number: int, names: list[str]) -> Path:
+        from attnopt.meta import figures
+
+        rows, curves = self.mlp_results(names)
+        fam = self.family("mlp")
+        path = self.report_dir / f"fig{number}.png"
+        figures.mlp_figure(path, number, names, self.specs, curves, rows, fam.description, self.preset,
+                           {n: self.dir / "meta_loss" / f"{n}.csv" for n in names}, self.scale)
+        print(f"wrote {path}")
+        return path
+
+    def table(self) -> Path:
+        from attnopt.meta import figures
+
+        rows2d, curves2d = self.two_d_rows()
+        rows_mlp, _ = self.mlp_results(["mlp_raw", "mlp_logsign", "mlp_rich"])
+        table = pd.DataFrame(rows2d + rows_mlp)
+        csv = self.report_dir / "l2l.csv"
+        io.write_csv(csv, table)
+        io.write_text(self.report_dir / "l2l.md", figures.markdown_table(table, self.preset, self.scale))
+        figures.horizon_figure(self.report_dir / "l2l_horizon.png", curves2d, self.preset, self.scale)
+        print(f"wrote {csv}, {csv.with_suffix('.md')} and {self.report_dir / 'l2l_horizon.png'}")
+        return csv
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m attnopt.meta", description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", choices=["l2l", "fig6", "fig7", "train", "all"])
+    ap.add_argument("--scale", default="small", choices=sorted(PRESETS))
+    ap.add_argument("--out", default="outputs", help="root of checkpoints and caches: <out>/l2l/<scale>/")
+    ap.add_argument("--report-dir", default=None, help="where tables and figures go (default: <out>/report)")
+    ap.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and evaluations")
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: 1 for small, which is fastest on a shared 2-core machine)")
+    args = ap.parse_args(argv)
+    threads = args.threads or (1 if args.scale == "small" else None)
+    if threads:
+        torch.set_num_threads(threads)
+    study = Study(args.scale, args.out, progress=not args.no_progress and sys.stderr.isatty(), retrain=args.retrain,
+                  report_dir=args.report_dir)
+    start = time.perf_counter()
+    if args.what in ("fig6", "all"):
+        study.figure_mlp(6, ["mlp_raw"])
+    if args.what in ("fig7", "all"):
+        study.figure_mlp(7, ["mlp_logsign", "mlp_rich"])
+    if args.what in ("l2l", "all"):
+        study.table()
+    if args.what == "train":
+        for name in study.specs:
+            study.model(name)
+    print(f"done in {time.perf_counter() - start:.1f}s ({args.scale})")
+    return 0
