@@ -111,7 +111,7 @@ def _draw(ax, X, Y, Z, shift, paths, colors, f_opt_x, norm):
         for i in range(1, len(pts)):
             style = PHASE_STYLE.get(phases[i], dict(ls="-", lw=1.6))
             ax.plot(pts[i - 1:i + 1, 0], pts[i - 1:i + 1, 1], color=colors[name], **style)
-        ax.plot(*pts[-1], marker="X", ms=11, color=colors[name], mec="white", mew=1.2, zorder=5)
+        ax.plot(*pts[-1], marker="X", ms=11, color=colors[name], mec="white", mew=1.2, zorder=7)  # over the star
     start = next(iter(paths.values()))[0][0]
     ax.plot(*start, marker="o", ms=10, color="white", mec="black", mew=1.5, zorder=6)
     if f_opt_x is not None:
