@@ -76,6 +76,14 @@ def parse(args: list[str]) -> tuple[dict, dict, dict[str, dict]]:
     return settings, land_params, opt_params
 
 
+def make_optimizer(name: str, params: dict) -> Optimizer:
+    """optimizers.make, with errors naming the key as typed here (``gd.lr``, not ``optimizer.lr``)."""
+    from attnopt.params import bind
+
+    factory = optimizers.REGISTRY[name]
+    return factory(**bind(factory, params, where=name))
+
+
 def recording(opt: Optimizer, path: list) -> Optimizer:
     """The same optimizer, appending (x, phase) of every state it returns to ``path``."""
 
@@ -97,7 +105,7 @@ def trajectories(landscape, names: list[str], opt_params: dict, seed: int, x0, b
     out = {}
     for name in names:
         path: list = []
-        opt = recording(optimizers.make(name, **opt_params.get(name, {})), path)
+        opt = recording(make_optimizer(name, opt_params.get(name, {})), path)
         result = run(landscape, opt, x0=x0, seed=seed, budget=budget)
         out[name] = (np.array([p for p, _ in path]), [ph for _, ph in path], result)
     return out
@@ -189,7 +197,9 @@ def main(args: list[str]) -> int:
     settings, land_params, opt_params = parse(args)
     landscape = landscapes.make(settings["landscape"], 2, **land_params)
     for name in settings["optimizers"]:
-        optimizers.make(name, **opt_params.get(name, {}))  # validate every one before any run
+        if name not in optimizers.REGISTRY:
+            raise ConfigError(f"unknown optimizer '{name}'; choose from: {', '.join(optimizers.names())}")
+        make_optimizer(name, opt_params.get(name, {}))  # validate every one before any run
     budget = Budget(max_iters=settings["max_iters"], max_evals=settings["max_evals"])
     x0 = settings["x0"]
     paths = trajectories(landscape, settings["optimizers"], opt_params, settings["seed"], x0, budget)

@@ -325,11 +325,15 @@ def test_plot_records_each_trajectory_from_one_shared_start():
 @pytest.mark.slow
 def test_plot_command_writes_a_png(tmp_path):
     from attnopt import cli
+    from attnopt.landscape_plot import main
 
     out = tmp_path / "fig4.png"
     assert cli.main(["plot", "landscape=trapped", "max_evals=300", "resolution=40", f"out={out}"]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert cli.main(["plot", "landscape=trapped", "dimension=3"]) == 2
+    assert cli.main(["plot", "optimizers=gd,nadam"]) == 2
+    with pytest.raises(ConfigError, match="unknown key 'gd.lrr' \\(did you mean 'lr'\\?\\)"):
+        main(["gd.lrr=1"])
 
 
 @pytest.mark.slow
