@@ -8,7 +8,8 @@ from attnopt.landscapes.base import Landscape
 from attnopt.landscapes.classic import Ackley, Griewank, Rastrigin, Rosenbrock, Sphere
 from attnopt.landscapes.tasks import MLP, LinReg, LogReg
 from attnopt.landscapes.trapped import Trapped
-from attnopt.params import bind
+from attnopt.landscapes.transforms import transform, transform_options
+from attnopt.params import bind, signature_params
 
 REGISTRY: dict[str, type[Landscape]] = {
     cls.name: cls for cls in (Sphere, Rastrigin, Ackley, Griewank, Rosenbrock, Trapped, LinReg, LogReg, MLP)
@@ -20,11 +21,24 @@ def names() -> list[str]:
 
 
 def make(name: str, dim: int, **params: Any) -> Landscape:
-    """Build a landscape by name, validating its parameters: ``make("rastrigin", 10)``."""
+    """Build a landscape by name, validating its parameters: ``make("rastrigin", 10)``.
+
+    Every landscape also takes ``rotate``, ``shift`` and ``transform_seed`` (see
+    :mod:`attnopt.landscapes.transforms`): ``make("rastrigin", 10, rotate=True, shift=True)``.
+    """
     if name not in REGISTRY:
         raise ConfigError(f"unknown landscape '{name}'; choose from: {', '.join(names())}")
-    bound = bind(REGISTRY[name].__init__, params, where="landscape", skip=("self", "dim"))
-    return REGISTRY[name](dim, **bound)
+    common = signature_params(transform_options)
+    own = {k: v for k, v in params.items() if k not in common}
+    try:
+        bound = bind(REGISTRY[name].__init__, own, where="landscape", skip=("self", "dim"))
+    except ConfigError as exc:
+        if str(exc).startswith("unknown key"):  # name the keys every landscape takes, too
+            allowed = sorted(set(signature_params(REGISTRY[name].__init__)) - {"self", "dim"} | set(common))
+            raise ConfigError(f"{str(exc).split('; allowed keys')[0]}; allowed keys: {', '.join(allowed)}") from None
+        raise
+    options = bind(transform_options, {k: v for k, v in params.items() if k in common}, where="landscape")
+    return transform(REGISTRY[name](dim, **bound), **options)
 
 
 __all__ = ["Landscape", "make", "names", "REGISTRY", "Sphere", "Rastrigin", "Ackley", "Griewank",

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from attnopt.errors import ConfigError
-from attnopt.optimizers.attention import attention, attention_explore
+from attnopt.optimizers.attention import attention, attention_explore, attention_ipop
 from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.external import basinhopping, cma, dual_annealing
 from attnopt.optimizers.gradient import adam, gd, sgd
 from attnopt.optimizers.hybrid import hybrid1, hybrid2, hybrid3, hybrid4
 from attnopt.optimizers.learned import learned
@@ -21,6 +22,10 @@ REGISTRY: dict[str, Callable[..., Optimizer]] = {
     "hybrid2": hybrid2,
     "hybrid3": hybrid3,
     "hybrid4": hybrid4,
+    "attention_ipop": attention_ipop,
+    "cma": cma,
+    "dual_annealing": dual_annealing,
+    "basinhopping": basinhopping,
     "learned": learned,
 }
 

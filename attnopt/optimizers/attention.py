@@ -7,23 +7,46 @@ loss is evaluated too, so a step costs n_trials + 1 function evaluations.
 """
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple
+from typing import Annotated, NamedTuple, Optional
 
 import numpy as np
 
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights as weightings
 from attnopt.optimizers.base import Optimizer
-from attnopt.params import ge, gt, one_of
+from attnopt.params import ge, gt, le, one_of
 
 
 class AttentionState(NamedTuple):
     x: np.ndarray
     loss: float
+    # Used only by the scale-free options (sigma_adapt, restarts, sigma_scale); the plain search
+    # leaves them at their defaults, so AttentionState(x, loss) stays a complete state.
+    scale: float = 1.0  # multiplier on every trial's sigma
+    path: Optional[np.ndarray] = None  # CSA's evolution path
+    restart: int = 0  # restarts so far; the step then draws n * 2**restart trials
+    run_best: float = np.inf  # best loss since the last (re)start
+    stall: int = 0  # steps since run_best last improved by more than restart_tol
+    recent: tuple = ()  # the losses of x over the last few steps (the convergence test's window)
+    best_x: Optional[np.ndarray] = None  # the best point of all restarts
+    best_loss: float = np.inf
 
 
-def sampled_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting) -> Optimizer:
-    """The shared engine: one trial per entry of ``sigmas`` (its noise scale)."""
+SIGMA_ADAPT = ("none", "success", "csa")
+SIGMA_SCALE = ("absolute", "domain")
+
+
+def sampled_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting, *, sigma_adapt: str = "none",
+                   sigma_scale: str = "absolute", restarts: int = 0, restart_patience: int = 0,
+                   restart_tol: float = 1e-12) -> Optimizer:
+    """The shared engine: one trial per entry of ``sigmas`` (its noise scale).
+
+    The keyword options turn on the scale-free machinery (see :func:`adaptive_search`); with
+    their defaults the step is the plain sample-weigh-move loop, unchanged.
+    """
+    if sigma_adapt != "none" or sigma_scale != "absolute" or restarts > 0:
+        return adaptive_search(sigmas, eta, weigh, sigma_adapt=sigma_adapt, sigma_scale=sigma_scale,
+                               restarts=restarts, restart_patience=restart_patience, restart_tol=restart_tol)
     sigmas = np.asarray(sigmas, dtype=float)
     n = sigmas.size
     uniform = bool(np.all(sigmas == sigmas[0]))
@@ -48,6 +71,111 @@ def sampled_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting) 
     return Optimizer(init, step)
 
 
+def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting, *, sigma_adapt: str = "none",
+                    sigma_scale: str = "absolute", restarts: int = 0, restart_patience: int = 0,
+                    restart_tol: float = 1e-12) -> Optimizer:
+    """Attention search that does not depend on the loss's or the domain's scale.
+
+    - ``sigma_scale="domain"``: every sigma is a fraction of the width of the landscape's init box
+      (as CMA-ES's sigma0 is usually set), so one setting serves [-5, 5] and [-600, 600].
+    - ``sigma_adapt``: one multiplier on all sigmas, adapted every step. ``success``: the 1/5th
+      rule on the trials, grown when more than 20% of them beat x, shrunk when fewer do. ``csa``: CMA-ES's cumulative step-size adaptation on the weighted step
+      sum_i alpha_i z_i, with mu_eff = ESS of the weights: grown when successive steps point the
+      same way, shrunk when they cancel. With rank weights and eta = 1 this is a
+      (mu/mu_w, lambda) evolution strategy with isotropic mutations.
+    - ``restarts`` (IPOP): start again from a uniform point of the init box with twice the trials
+      and the initial sigma, at most ``restarts`` times, when the search has converged or stagnated,
+      with pycma's windows: the loss of x has varied by less than ``restart_tol`` (relative;
+      absolute below 1) over the last 10 + 30 d / n steps, or the best loss since the last start
+      has not improved by more than that for ``restart_patience`` steps (0: 100 + 100 d^1.5 / n).
+      The best point of all starts is kept in the state (``best_x``, ``best_loss``).
+    A step costs n * 2**restart + 1 function evaluations, all trials in one batched call.
+    """
+    base = np.asarray(sigmas, dtype=float)
+    tiled: dict[int, np.ndarray] = {}
+    ref_sigma = float(base.mean())
+
+    def trial_sigmas(restart: int) -> np.ndarray:
+        if restart not in tiled:
+            tiled[restart] = np.tile(base, 2**restart)[:, None]
+        return tiled[restart]
+
+    def initial_scale(oracle) -> float:
+        if sigma_scale == "absolute":
+            return 1.0
+        low, high = oracle.landscape.init_bounds
+        return float(np.mean(np.broadcast_to(np.asarray(high, float) - np.asarray(low, float), (oracle.dim,))))
+
+    def init(x0, oracle, rng):
+        x0 = np.asarray(x0, dtype=float)
+        loss = float(oracle.f(x0))
+        return AttentionState(x0, loss, scale=initial_scale(oracle), run_best=loss, best_x=x0, best_loss=loss)
+
+    def step(state, oracle, rng):
+        x, d = state.x, state.x.shape[0]
+        sig = trial_sigmas(state.restart)
+        n = sig.shape[0]
+        trials = rng.standard_normal((n, d))
+        trials *= state.scale * sig
+        trials += x
+        losses = oracle.f(trials)
+        alpha = weigh(losses)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x_new = x + eta * (alpha @ trials - alpha.sum() * x)
+        loss = float(oracle.f(x_new))
+
+        scale, path = state.scale, state.path
+        if sigma_adapt == "success":
+            # The 1/5th rule applied to the trials: a weighted mean of many trials beats x about half
+            # the time whatever sigma is, so "the new x is better" cannot steer sigma; the fraction of
+            # trials better than x can (-> 1/2 as sigma -> 0, -> 0 as sigma -> inf).
+            with np.errstate(invalid="ignore"):
+                p_success = float(np.mean(losses < state.loss))
+            scale *= np.exp((p_success - 0.2) / 0.8 / (1.0 + np.sqrt(d) / 4.0))
+        elif sigma_adapt == "csa" and alpha.any():
+            mu_eff = 1.0 / float(alpha @ alpha)
+            c = (mu_eff + 2.0) / (d + mu_eff + 5.0)
+            damps = 1.0 + 2.0 * max(0.0, np.sqrt((mu_eff - 1.0) / (d + 1.0)) - 1.0) + c
+            chi_d = np.sqrt(d) * (1.0 - 1.0 / (4.0 * d) + 1.0 / (21.0 * d * d))
+            y = (x_new - x) / (eta * state.scale * ref_sigma)
+            path = (1.0 - c) * (0.0 if path is None else path) + np.sqrt(c * (2.0 - c) * mu_eff) * y
+            if np.all(np.isfinite(path)):
+                scale *= np.exp(min(1.0, (c / damps) * (np.linalg.norm(path) / chi_d - 1.0)))
+            else:
+                path = None
+
+        finite = np.isfinite(losses)
+        best_x, best_loss = state.best_x, state.best_loss
+        step_best = float(losses[finite].min()) if finite.any() else np.inf
+        if np.isfinite(loss) and loss <= step_best:
+            step_best, step_x = loss, x_new
+        elif finite.any():
+            step_x = trials[int(np.argmin(np.where(finite, losses, np.inf)))]
+        if step_best < best_loss:
+            best_x, best_loss = step_x.copy(), step_best
+
+        run_best, stall = state.run_best, state.stall + 1
+        if step_best < run_best - restart_tol * max(1.0, abs(run_best)):
+            stall = 0
+        run_best = min(run_best, step_best)
+        window = int(10 + np.ceil(30.0 * d / n))
+        recent = (state.recent + (loss,))[-window:]
+        converged = len(recent) == window and max(recent) - min(recent) <= restart_tol * max(1.0, abs(min(recent)))
+        stagnated = stall >= (restart_patience or int(100 + np.ceil(100.0 * d**1.5 / n)))
+        if state.restart < restarts and (converged or stagnated or not np.isfinite(loss)):
+            low, high = oracle.landscape.init_bounds
+            x0 = rng.uniform(low, high, size=d)
+            loss0 = float(oracle.f(x0))
+            if loss0 < best_loss:
+                best_x, best_loss = x0, loss0
+            return AttentionState(x0, loss0, initial_scale(oracle), None, state.restart + 1, loss0, 0, (), best_x,
+                                  best_loss), "restart"
+        return AttentionState(x_new, loss, scale, path, state.restart, run_best, stall, recent, best_x,
+                              best_loss), "attention"
+
+    return Optimizer(init, step)
+
+
 def attention(
     *,
     n_trials: Annotated[int, gt(0)] = 64,
@@ -55,9 +183,43 @@ def attention(
     beta: Annotated[float, gt(0)] = 1.0,
     eta: Annotated[float, gt(0)] = 1.0,
     weighting: Annotated[str, one_of(*weightings.WEIGHTINGS)] = "softmax",
+    ess_target: Annotated[float, gt(0), le(1)] = 0.25,
+    sigma_adapt: Annotated[str, one_of(*SIGMA_ADAPT)] = "none",
+    sigma_scale: Annotated[str, one_of(*SIGMA_SCALE)] = "absolute",
+    restarts: Annotated[int, ge(0)] = 0,
+    restart_patience: Annotated[int, ge(0)] = 0,
+    restart_tol: Annotated[float, ge(0)] = 1e-12,
 ) -> Optimizer:
-    """Attention search: ``n_trials`` Gaussian trials of scale ``sigma`` around x."""
-    return sampled_search(np.full(n_trials, sigma), eta, weightings.make(weighting, beta))
+    """Attention search: ``n_trials`` Gaussian trials of scale ``sigma`` around x.
+
+    Scale-free options (see :func:`adaptive_search`): ``weighting=rank`` or ``weighting=ess``
+    (softmax with beta chosen per step so that ESS = ``ess_target`` * n_trials), ``sigma_adapt``,
+    ``sigma_scale=domain`` and IPOP-style ``restarts``.
+    """
+    return sampled_search(np.full(n_trials, sigma), eta, weightings.make(weighting, beta, target=ess_target),
+                          sigma_adapt=sigma_adapt, sigma_scale=sigma_scale, restarts=restarts,
+                          restart_patience=restart_patience, restart_tol=restart_tol)
+
+
+def attention_ipop(
+    *,
+    n_trials: Annotated[int, gt(0)] = 10,
+    sigma: Annotated[float, gt(0)] = 0.2,
+    beta: Annotated[float, gt(0)] = 1.0,
+    eta: Annotated[float, gt(0)] = 1.0,
+    weighting: Annotated[str, one_of(*weightings.WEIGHTINGS)] = "rank",
+    ess_target: Annotated[float, gt(0), le(1)] = 0.25,
+    sigma_adapt: Annotated[str, one_of(*SIGMA_ADAPT)] = "csa",
+    sigma_scale: Annotated[str, one_of(*SIGMA_SCALE)] = "domain",
+    restarts: Annotated[int, ge(0)] = 9,
+    restart_patience: Annotated[int, ge(0)] = 0,
+    restart_tol: Annotated[float, ge(0)] = 1e-12,
+) -> Optimizer:
+    """Attention search with every scale-free option on: rank weights, CSA step size, sigma as a
+    fraction (0.2) of the init box, 10 trials (CMA-ES's default population at d = 10) and up to 9
+    IPOP restarts doubling them. The same
+    function as ``attention``; only the defaults differ, so it can be named in sweeps."""
+    return attention(**{k: v for k, v in locals().items()})
 
 
 def attention_explore(

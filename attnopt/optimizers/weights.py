@@ -6,6 +6,8 @@ zeros when no loss is finite (the caller then stays where it is).
 """
 from __future__ import annotations
 
+import inspect
+import math
 from typing import Callable
 
 import numpy as np
@@ -24,6 +26,11 @@ def softmax(beta: float) -> Weighting:
 
     def weigh(losses: np.ndarray) -> np.ndarray:
         losses = np.asarray(losses, dtype=float)
+        lo, hi = float(losses.min()), float(losses.max())
+        if math.isfinite(hi - lo):  # the common case: all finite, gaps representable (few numpy calls)
+            w = np.exp((losses - lo) * -beta)
+            w /= w.sum()
+            return w
         finite = np.isfinite(losses)
         if not finite.all():
             if not finite.any():
@@ -59,10 +66,66 @@ def rank(beta: float = 0.0) -> Weighting:
     return weigh
 
 
-WEIGHTINGS: dict[str, Callable[[float], Weighting]] = {"softmax": softmax, "rank": rank}
+def effective_sample_size(alpha: np.ndarray) -> float:
+    """ESS = 1 / sum alpha_i^2 of normalised weights: n for uniform weights, 1 for one-hot."""
+    alpha = np.asarray(alpha, dtype=float)
+    return float(alpha.sum() ** 2 / (alpha @ alpha)) if alpha.any() else 0.0
 
 
-def make(name: str, beta: float) -> Weighting:
+def ess(beta: float = 1.0, target: float = 0.25) -> Weighting:
+    """softmax(-b * loss) with b chosen anew for every batch so that the effective sample size
+    1 / sum alpha_i^2 equals ``target`` times the number of finite losses: the same spread of
+    weights whatever the loss's scale (``beta`` is unused; ``b`` replaces it).
+
+    ESS falls monotonically from n (b = 0) to the number of trials tied at the best loss
+    (b -> inf), so b is found by bisection on log b; each round evaluates a whole grid of b at once,
+    so four rounds of one (33, n) array operation pin log b to ~1e-4.
+    """
+
+    grid_size, rounds = 33, 4
+
+    def weigh(losses: np.ndarray) -> np.ndarray:
+        losses = np.asarray(losses, dtype=float)
+        finite = np.isfinite(losses)
+        w = np.zeros_like(losses)
+        n = int(finite.sum())
+        if n == 0:
+            return w
+        with np.errstate(over="ignore"):
+            gaps = losses[finite] - losses[finite].min()
+        positive = gaps[gaps > 0.0]
+        if positive.size == 0 or not np.isfinite(np.median(positive)):  # all tied: the tied share
+            ties = gaps == 0.0
+            w[np.flatnonzero(finite)[ties]] = 1.0 / ties.sum()
+            return w
+        # Relative to the median gap b is dimensionless (and an outlier cannot set the scale), so
+        # one fixed range of log b serves any loss scale.
+        gaps = gaps / np.median(positive)
+        want = max(1.0, target * n)
+        lo, hi = -30.0, 45.0
+        for _ in range(rounds):
+            log_b = np.linspace(lo, hi, grid_size)
+            with np.errstate(over="ignore"):  # inf * gap: weight exp(-inf) = 0, as meant
+                W = np.exp(-np.exp(log_b)[:, None] * gaps)
+            ess_b = W.sum(axis=1) ** 2 / np.einsum("ij,ij->i", W, W)
+            i = int(np.searchsorted(-ess_b, -want))  # first grid point with ESS <= want
+            lo, hi = log_b[max(i - 1, 0)], log_b[min(i, grid_size - 1)]
+        with np.errstate(over="ignore"):
+            v = np.exp(-np.exp(0.5 * (lo + hi)) * gaps)
+        w[finite] = v / v.sum()
+        return w
+
+    return weigh
+
+
+WEIGHTINGS: dict[str, Callable[..., Weighting]] = {"softmax": softmax, "rank": rank, "ess": ess}
+
+
+def make(name: str, beta: float, **options) -> Weighting:
+    """The weighting ``name``; ``options`` (e.g. ``target`` of ``ess``) go to the weightings that
+    take them and are ignored by the others, so one call site serves every weighting."""
     if name not in WEIGHTINGS:
         raise ConfigError(f"unknown weighting '{name}'; choose from: {', '.join(WEIGHTINGS)}")
-    return WEIGHTINGS[name](beta)
+    factory = WEIGHTINGS[name]
+    accepted = inspect.signature(factory).parameters
+    return factory(beta, **{k: v for k, v in options.items() if k in accepted})
