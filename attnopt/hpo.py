@@ -17,7 +17,8 @@ the oracle saw. Methods:
   uniform point per equal sub-interval) over the current region, weighs the candidates with
   softmax(-beta * log(loss)), moves the region's centre to the weighted mean of log lr and shrinks
   its width by ``shrink``. Taking the log makes beta independent of the loss's units (weights are
-  proportional to loss^-beta); diverged candidates get weight 0.
+  proportional to loss^-beta); ``losses="raw"`` is the report's softmax(-beta * loss) exactly.
+  Diverged candidates get weight 0.
 - ``tpe``: Optuna's TPESampler, default settings, one trial at a time (TPE is sequential by design).
 
 Use it from Python (:func:`search`, :func:`compare`) or as ``attnopt hpo key=value ...``.
@@ -76,7 +77,7 @@ def _random(evaluate, lo, hi, budget, rng):
     evaluate(rng.uniform(lo, hi, budget))
 
 
-def _attention(evaluate, lo, hi, budget, rng, rounds=4, beta=5.0, shrink=0.5):
+def _attention(evaluate, lo, hi, budget, rng, rounds=4, beta=5.0, shrink=0.5, losses="log"):
     sizes = np.full(rounds, budget // rounds)
     sizes[: budget % rounds] += 1
     weigh = softmax(beta)
@@ -85,9 +86,9 @@ def _attention(evaluate, lo, hi, budget, rng, rounds=4, beta=5.0, shrink=0.5):
         centre = min(max(centre, lo + half), hi - half)  # keep the region inside the bounds, whole
         a = centre - half
         u = a + 2.0 * half * (np.arange(k) + rng.uniform(size=k)) / k
-        losses = evaluate(u)
+        found = evaluate(u)
         with np.errstate(divide="ignore"):
-            alpha = weigh(np.log(losses))
+            alpha = weigh(np.log(found) if losses == "log" else found)
         if alpha.sum() > 0:  # every candidate diverged: search the same region again
             centre = float(alpha @ u)
             half *= shrink
@@ -217,7 +218,8 @@ def _settings(
 
 
 def _attention_settings(*, rounds: Annotated[int, ge(1)] = 4, beta: Annotated[float, gt(0)] = 5.0,
-                        shrink: Annotated[float, gt(0), le(1)] = 0.5):
+                        shrink: Annotated[float, gt(0), le(1)] = 0.5,
+                        losses: Annotated[str, one_of("log", "raw")] = "log"):
     """attention.* keys of `attnopt hpo`."""
 
 
@@ -297,7 +299,7 @@ Writes results.csv (method x seed), trials.csv (every evaluation) and table.csv/
 
 keys (conf/hpo.yaml): landscape=linreg|logreg|mlp (and landscape.*), dimension, seed, n_seeds,
   methods=[grid,random,attention,tpe], budget, steps, lr_min, lr_max, reference,
-  attention.rounds, attention.beta, attention.shrink, out, progress
+  attention.rounds, attention.beta, attention.shrink, attention.losses=log|raw, out, progress
 
 examples:
   attnopt hpo

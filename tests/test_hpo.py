@@ -55,6 +55,20 @@ def test_attention_refines_the_region_around_the_weighted_mean():
     assert abs(np.log10(res.best_lr) - U_STAR) < 0.05
 
 
+def test_attention_on_raw_losses_depends_on_their_scale():
+    # the report's softmax(-beta * loss): with losses 100x larger the same beta is 100x sharper
+    class Scaled(Bowl):
+        def _value(self, U):
+            return 100.0 * super()._value(U)
+
+    raw = [hpo.search(f, "attention", 20, np.random.default_rng(2), beta=1.0, losses="raw").trials
+           for f in (Bowl(), Scaled())]
+    log = [hpo.search(f, "attention", 20, np.random.default_rng(2), beta=1.0, losses="log").trials
+           for f in (Bowl(), Scaled())]
+    assert not np.allclose(raw[0]["log10_lr"], raw[1]["log10_lr"])
+    np.testing.assert_allclose(log[0]["log10_lr"], log[1]["log10_lr"])  # log weights ignore the scale
+
+
 def test_searches_are_reproducible_from_the_seed():
     for method in hpo.METHODS:
         a = hpo.search(Bowl(), method, 12, np.random.default_rng(5))
@@ -113,6 +127,7 @@ def test_cli_hpo_writes_results(tmp_path, capsys):
         (["landscape.dataset=foo"], "landscape.dataset='foo' is invalid: must be one of synthetic, diabetes"),
         (["budgte=3"], "unknown key 'budgte' (did you mean 'budget'?)"),
         (["attention.rounds=30"], "attention.rounds=30 is invalid: must be <= budget=20"),
+        (["attention.losses=exp"], "attention.losses='exp' is invalid: must be one of log, raw"),
         (["dimension=5"], "set dimension=11"),
         (["budget"], "argument 'budget' is invalid: give key=value overrides"),
     ],
