@@ -167,7 +167,8 @@ def figure(landscape, paths: dict, resolution: int, title: str):
     vmin = max(min(float(np.nanmin(Z - shift)) for _, _, Z in grids), 1e-4)
     vmax = max(float(np.nanmax(Z - shift)) for _, _, Z in grids)
     norm = LogNorm(vmin=vmin, vmax=max(vmax, vmin * 10))
-    for ax, (X, Y, Z), (a, b), label in zip(axes, grids, views, ["the runs' whole path", "zoom on the best run's end point"]):
+    labels = ["the runs' whole path", "zoom on the best run's end point"]
+    for ax, (X, Y, Z), (a, b), label in zip(axes, grids, views, labels):
         mesh = _draw(ax, X, Y, np.maximum(Z, shift + vmin), shift, paths, colors, x_opt, norm)
         ax.set_xlim(a[0], b[0])
         ax.set_ylim(a[1], b[1])

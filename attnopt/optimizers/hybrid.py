@@ -58,8 +58,9 @@ def phased(parts: dict[str, Optimizer], first: str, controller: Controller, *, p
     ``plateau_tol``: after each gd step the relative improvement of the phase's best loss is
     compared with it, and ``plateau`` counts consecutive steps below it (hybrid1's trigger). The
     best loss, not the last one, so that gradient descent bouncing across a narrow valley (loss up,
-    down, up) counts as stuck rather than resetting the count on every down-step. ``answer_best``: the state's
-    ``x``/``loss`` are the best iterate so far rather than the working point (hybrid3).
+    down, up) counts as stuck rather than resetting the count on every down-step.
+    ``answer_best``: the state's ``x``/``loss`` are the best iterate so far rather than the working
+    point (hybrid3).
     """
 
     def init(x0, oracle, rng):
