@@ -149,6 +149,8 @@ def test_x0_follows_torch_default_initialisation():
         ("logreg", 31, {"n_features": 5}, "landscape.n_features=5 only applies to generated data"),
         ("mlp", 193, {"hidden": 0}, "landscape.hidden=0 is invalid: must be >= 1"),
         ("linreg", 11, {"val_fraction": 0.0}, "landscape.val_fraction=0.0 is invalid"),
+        ("logreg", 11, {"dataset": "synthetic", "noise": 2.0}, "landscape.noise=2.0 is invalid for dataset=synthetic"),
+        ("linreg", 11, {"n_samples": 10, "val_fraction": 0.9}, "it must leave at least 1 validation and 2 training"),
     ],
 )
 def test_bad_task_config_is_one_clear_error(name, dim, params, message):

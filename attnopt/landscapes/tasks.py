@@ -99,7 +99,14 @@ FIXED_FEATURES = {"moons": 2}  # generated, but always in this many features
 
 def load_split(sets: dict[str, Callable], dataset: str, n_samples: int, n_features: Optional[int], noise: float,
                val_fraction: float, data_seed: int, standardise_target: bool) -> Split:
-    X, y = sets[dataset](n_samples, n_features, noise, data_seed)
+    if sets[dataset] is _make_classification and not 0.0 <= noise <= 1.0:
+        raise ConfigError(f"landscape.noise={noise} is invalid for dataset={dataset}: it is the fraction of "
+                          "flipped labels, in [0, 1]")
+    try:
+        X, y = sets[dataset](n_samples, n_features, noise, data_seed)
+    except ValueError as exc:  # scikit-learn's own check of a generator's arguments
+        raise ConfigError(f"dataset={dataset} cannot be generated from n_samples={n_samples}, "
+                          f"n_features={n_features}, noise={noise}: {str(exc).splitlines()[0]}") from None
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     perm = np.random.default_rng(data_seed).permutation(len(y))
     n_val = int(round(val_fraction * len(y)))
