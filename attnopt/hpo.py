@@ -157,7 +157,8 @@ def compare(make_task: Callable[[int], Landscape], *, methods=METHODS, seeds=(0,
     Per seed, ``make_task(seed)`` gives the task (its data may depend on the seed), the GD start is
     the task's ``sample_x0`` from the seed, and every method searches the same objective.
     ``reference`` > 0 also evaluates that many evenly spaced rates (outside any budget) to give
-    ``regret`` = a method's min val loss - the reference grid's.
+    ``regret`` = a method's min val loss - the reference grid's; they are in ``trials`` as method
+    "reference".
     """
     attention = dict(attention or {})
     rows, all_trials = [], []
@@ -170,7 +171,13 @@ def compare(make_task: Callable[[int], Landscape], *, methods=METHODS, seeds=(0,
         task = make_task(seed)
         x0 = task.sample_x0(np.random.default_rng(np.random.SeedSequence([seed, 0])))
         objective = LearningRateLoss(task, steps, x0, (lo, hi))
-        ref = float(np.min(objective(np.linspace(lo, hi, reference)[:, None]))) if reference > 0 else math.nan
+        ref = math.nan
+        if reference > 0:
+            grid = np.linspace(lo, hi, reference)
+            curve = objective(grid[:, None])
+            ref = float(np.min(curve))
+            all_trials.append(pd.DataFrame({"eval": np.arange(1, reference + 1), "log10_lr": grid, "lr": 10.0**grid,
+                                            "val_loss": curve, "method": "reference", "seed": seed}))
         for i, method in enumerate(methods):
             rng = np.random.default_rng(np.random.SeedSequence([seed, 1 + METHODS.index(method)]))
             res = search(objective, method, budget, rng, **(attention if method == "attention" else {}))
@@ -295,7 +302,8 @@ HPO_USAGE = """usage: attnopt hpo [key=value ...]
 
 Tune the learning rate of gradient descent on a task (validation loss after `steps` GD steps) with
 grid search, random search, attention search and Optuna TPE, each with `budget` trainings.
-Writes results.csv (method x seed), trials.csv (every evaluation) and table.csv/.md (medians).
+Writes results.csv (method x seed), trials.csv (every evaluation, and the reference grid) and
+table.csv/.md (medians).
 
 keys (conf/hpo.yaml): landscape=linreg|logreg|mlp (and landscape.*), dimension, seed, n_seeds,
   methods=[grid,random,attention,tpe], budget, steps, lr_min, lr_max, reference,

@@ -94,7 +94,11 @@ def test_compare_on_linear_regression_gets_close_to_the_dense_grid():
     results, trials = hpo.compare(make, seeds=(0, 1), budget=16, steps=20, reference=300)
     assert len(results) == 8 and set(results["method"]) == set(hpo.METHODS)
     assert (results["evals"] == 16).all()
-    assert len(trials) == 8 * 16
+    assert len(trials[trials["method"] != "reference"]) == 8 * 16
+    ref = trials[trials["method"] == "reference"]
+    assert len(ref) == 2 * 300
+    for seed, group in ref.groupby("seed"):
+        assert group["val_loss"].min() == pytest.approx(results[results["seed"] == seed]["reference_loss"].iloc[0])
     # the reference grid is the best any method could do up to its resolution; each gets close
     assert (results["regret"] > -1e-3).all()
     assert (results["min_val_loss"] < 1.10 * results["reference_loss"]).all()
@@ -143,3 +147,19 @@ def test_cli_hpo_bad_input_is_one_line_exit_2(args, message, capsys):
 def test_search_rejects_unknown_method():
     with pytest.raises(ConfigError, match="unknown method 'adam'"):
         hpo.search(Bowl(), "adam", 5, np.random.default_rng(0))
+
+
+def test_search_figure_shows_every_method_and_the_reference_curve():
+    import matplotlib.pyplot as plt
+
+    from attnopt.experiments.ml import fig_hpo
+
+    make = lambda seed: landscapes.make("linreg", 11, dataset="diabetes", data_seed=seed)  # noqa: E731
+    results, trials = hpo.compare(make, seeds=(0, 1), budget=8, steps=10, reference=100, methods=("grid", "random"))
+    fig = fig_hpo(results, trials)
+    curve, strip, regret = fig.axes
+    assert len(curve.lines) == 1 and len(curve.lines[0].get_xdata()) == 100  # the reference grid
+    assert [t.get_text() for t in strip.get_yticklabels()] == ["grid", "random"]
+    assert [t.get_text() for t in regret.get_xticklabels()] == ["grid", "random"]
+    assert regret.get_yscale() == "log"
+    plt.close(fig)

@@ -282,6 +282,66 @@ def fig3(runs: pd.DataFrame, histories: dict):
     return fig
 
 
+HPO_COLORS = {"grid": "tab:green", "random": "tab:gray", "attention": "tab:orange", "tpe": "tab:purple"}
+
+
+def fig_hpo(results: pd.DataFrame, trials: pd.DataFrame, seed: int = 0):
+    """What Table 3 measured: left, one seed's validation loss against the learning rate (the
+    reference grid), every rate each method tried and the one it chose; right, each method's regret
+    on every seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(results["method"].unique())
+    fig = plt.figure(figsize=(12.5, 5.2))
+    gs = fig.add_gridspec(2, 2, height_ratios=[3, 1.2], width_ratios=[1.5, 1], hspace=0.08)
+    curve_ax = fig.add_subplot(gs[0, 0])
+    strip_ax = fig.add_subplot(gs[1, 0], sharex=curve_ax)
+    right = fig.add_subplot(gs[:, 1])
+    ref = trials[(trials["method"] == "reference") & (trials["seed"] == seed)]
+    finite = ref["val_loss"][np.isfinite(ref["val_loss"])]
+    if len(finite):
+        curve_ax.plot(ref["lr"], ref["val_loss"], color="black", lw=1.2, label="validation loss (reference grid)")
+        curve_ax.set_ylim(0.97 * finite.min(), min(finite.max(), 4 * finite.min()) * 1.05)
+    for k, m in enumerate(methods):
+        tried = trials[(trials["method"] == m) & (trials["seed"] == seed)]
+        strip_ax.scatter(tried["lr"], np.full(len(tried), k), marker="|", s=150, color=HPO_COLORS.get(m))
+        chosen = results[(results["method"] == m) & (results["seed"] == seed)]
+        curve_ax.scatter(chosen["best_lr"], chosen["min_val_loss"], marker="*", s=170, color=HPO_COLORS.get(m),
+                         edgecolor="black", linewidth=0.5, zorder=5, label=f"{m}'s choice")
+        strip_ax.scatter(chosen["best_lr"], [k], marker="*", s=120, color=HPO_COLORS.get(m), edgecolor="black",
+                         linewidth=0.5, zorder=5)
+    curve_ax.set_xscale("log")
+    curve_ax.set_ylabel("validation loss")
+    curve_ax.set_title(f"seed {seed}: loss after the GD steps against the rate (right of the wall: diverged)",
+                       fontsize=10)
+    curve_ax.grid(True, which="both", alpha=0.3)
+    curve_ax.legend(fontsize=8, loc="upper right")
+    plt.setp(curve_ax.get_xticklabels(), visible=False)
+    strip_ax.set_yticks(range(len(methods)), methods)
+    strip_ax.set_ylim(len(methods) - 0.5, -0.5)
+    strip_ax.set_xlabel("learning rate (ticks: rates each method tried)")
+    strip_ax.grid(True, which="both", axis="x", alpha=0.3)
+    positive = results["regret"][results["regret"] > 0]
+    floor = max(float(positive.min()) if len(positive) else 1e-12, 1e-12)
+    for k, m in enumerate(methods):
+        r = results.loc[results["method"] == m, "regret"].clip(lower=floor).to_numpy()
+        jitter = np.random.default_rng(k).uniform(-0.15, 0.15, len(r))
+        right.scatter(np.full(len(r), k) + jitter, r, color=HPO_COLORS.get(m), alpha=0.8)
+        right.hlines(np.median(r), k - 0.3, k + 0.3, color="black", lw=2)
+    right.set_yscale("log")
+    right.set_xticks(range(len(methods)), methods)
+    right.set_ylabel("regret (min val loss - reference grid's)")
+    right.set_title(f"all {results['seed'].nunique()} seeds, bar = median, "
+                    f"{int(results['evals'].median())} evaluations each", fontsize=10)
+    right.grid(True, which="both", axis="y", alpha=0.3)
+    fig.suptitle("Table 3: learning-rate search with equal budgets")
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.11, top=0.88, wspace=0.25)
+    return fig
+
+
 # --- command line -------------------------------------------------------------------------------
 
 
@@ -307,6 +367,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             io.write_csv(hpo_dir / "results.csv", results)
             io.write_csv(hpo_dir / "trials.csv", trials)
             written = write_table(table, out, "table3")
+            import matplotlib.pyplot as plt
+
+            fig = fig_hpo(results, trials)
+            written = (*written, io.write_figure(out / "table3_search.png", fig))
+            plt.close(fig)
             print(to_markdown(table), end="")
         else:
             dirs = run_jobs(experiments(a.scale)[a.experiment], Path(a.runs) / a.scale / a.experiment, a.experiment,
