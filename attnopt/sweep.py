@@ -157,8 +157,9 @@ class SweepCallback(Callback):
     def __init__(self, report: bool = True, tables: Optional[Sequence[str]] = None,
                  figures: Optional[Sequence[str]] = None, out: Optional[str] = None, progress: bool = True):
         self.report, self.out, self.progress = report, out, progress
-        self.tables = list(tables) if tables is not None else None
-        self.figures = list(figures) if figures is not None else None
+        # a name or "none"/"all" as given on the command line, or a list of names
+        self.tables = tables if tables is None or isinstance(tables, str) else list(tables)
+        self.figures = figures if figures is None or isinstance(figures, str) else list(figures)
 
     def on_multirun_start(self, config, **kwargs: Any) -> None:
         global _monitor

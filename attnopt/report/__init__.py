@@ -119,6 +119,26 @@ def curves_on_grid(histories: Iterable[pd.DataFrame], x: str, y: str, grid: np.n
     return np.vstack(out) if out else np.empty((0, len(grid)))
 
 
+def nanquantiles(stacked: np.ndarray, qs) -> np.ndarray:
+    """Quantiles over axis 0 ignoring NaN, numpy's default (linear) method; NaN where a column is
+    all NaN. Same numbers as np.nanpercentile, which loops in Python over the columns and took
+    20 of the 40 seconds of Table 1's figure."""
+    s = np.sort(stacked, axis=0)  # NaN sorts last
+    k = np.sum(~np.isnan(stacked), axis=0)
+    out = []
+    for q in qs:
+        pos = np.maximum(k - 1, 0) * q
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(k - 1, 0))
+        v_lo = np.take_along_axis(s, lo[None, :], axis=0)[0]
+        v_hi = np.take_along_axis(s, hi[None, :], axis=0)[0]
+        frac = pos - lo
+        with np.errstate(invalid="ignore"):  # inf - inf where a diverged run sits at both ends
+            v = np.where(frac == 0, v_lo, v_lo + (v_hi - v_lo) * frac)
+        out.append(np.where(k > 0, v, np.nan))
+    return np.array(out)
+
+
 def median_band(ax, histories: list[pd.DataFrame], x: str, y: str, label: str, grid: Optional[np.ndarray] = None,
                 shift: float = 0.0, **plot_kw):
     """Plot the median over runs with a shaded inter-quartile band; returns the median line."""
@@ -126,10 +146,7 @@ def median_band(ax, histories: list[pd.DataFrame], x: str, y: str, label: str, g
         hi = max(((h["f_evals"] + h["g_evals"]).iloc[-1] if x == "evals" else h[x].iloc[-1]) for h in histories)
         grid = np.unique(np.geomspace(1, max(hi, 1), 400).round()) if x == "evals" else np.arange(0, hi + 1)
     stacked = curves_on_grid(histories, x, y, grid) - shift
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns past every run's end
-        med = np.nanmedian(stacked, axis=0)
-        lo, hi = np.nanpercentile(stacked, [25, 75], axis=0)
+    lo, med, hi = nanquantiles(stacked, [0.25, 0.5, 0.75])
     (line,) = ax.plot(grid, med, label=label, **plot_kw)
     ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
     return line
@@ -163,5 +180,5 @@ def write_table(frame: pd.DataFrame, out_dir: Path | str, name: str) -> tuple[Pa
     return csv, md
 
 
-__all__ = ["to_markdown", "write_table", "find_run_dirs", "read_run", "read_history", "load_runs", "curves_on_grid", "median_band",
+__all__ = ["nanquantiles", "to_markdown", "write_table", "find_run_dirs", "read_run", "read_history", "load_runs", "curves_on_grid", "median_band",
            "RunDirWarning"]

@@ -20,6 +20,14 @@ FLOOR = 1e-16
 ECDF_TARGETS = 10.0 ** np.linspace(2.0, -8.0, 51)
 
 
+class _PlainLog(ticker.LogFormatter):
+    """Log-axis labels as plain numbers with enough digits to tell neighbouring ticks apart
+    (matplotlib's default writes 2.125x10^1, or 3e+04 three times on a narrow panel)."""
+
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:.4g}"
+
+
 def _colors(names) -> dict:
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     return {name: cycle[i % len(cycle)] for i, name in enumerate(sorted(names))}
@@ -47,8 +55,15 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
         raise NotApplicable("fig1 needs run histories")
     rows, dims = _landscape_order(runs), sorted(runs["dimension"].astype(int).unique())
     colors = _colors(runs["optimizer"].unique())
-    fig, axes = plt.subplots(len(rows), len(dims), figsize=(2.9 * len(dims) + 1, 2.4 * len(rows) + 1),
-                             squeeze=False, sharex=True)
+    width, height = 2.9 * len(dims) + 1, 2.4 * len(rows) + 1.2
+    # Fixed margins instead of tight_layout: measuring 28 log-scaled panels took half the time.
+    fig, axes = plt.subplots(len(rows), len(dims), figsize=(width, height), squeeze=False, sharex=True,
+                             gridspec_kw=dict(left=1.1 / width, right=1 - 0.15 / width, bottom=0.6 / height,
+                                              top=1 - 0.9 / height, wspace=0.32, hspace=0.12))
+    # The x axis is logarithmic, so 300 log-spaced iterations show all there is to see; one point
+    # per iteration (5,000 for gd) only made the figure slow to draw.
+    last = max(int(h["iter"].iloc[-1]) for h in histories.values())
+    grid = np.unique(np.geomspace(1, max(last, 1), 300).round())
     has_opt = "f_opt" in runs.columns and runs["f_opt"].notna().all()
     for i, land in enumerate(rows):
         for j, dim in enumerate(dims):
@@ -56,12 +71,12 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
             cell = runs[(runs["landscape"] == land) & (runs["dimension"].astype(int) == dim)]
             for opt, group in cell.groupby("optimizer"):
                 hs = [_gap_history(histories[d], f) for d, f in zip(group["run_dir"], group.get("f_opt", [None] * len(group)))]
-                median_band(ax, hs, "iter", "loss", label=str(opt), color=colors[opt], lw=1.4)
+                median_band(ax, hs, "iter", "loss", label=str(opt), grid=grid, color=colors[opt], lw=1.4)
             ax.set_xscale("log")
             ax.set_yscale("log")
             # Plain numbers: a panel spanning less than a decade otherwise shows "2.125 x 10^1".
-            ax.yaxis.set_major_formatter(ticker.LogFormatter(labelOnlyBase=False))
-            ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
+            ax.yaxis.set_major_formatter(_PlainLog(labelOnlyBase=False))
+            ax.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
             ax.tick_params(axis="y", which="both", labelsize=8)
             ax.grid(True, which="major", alpha=0.3)
             if cell.empty:
@@ -76,12 +91,10 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
     seeds = runs.groupby(["landscape", "dimension", "optimizer"]).size()
     fig.suptitle(f"Loss of the iterate: median and inter-quartile band over {seeds.min()}"
                  f"{'' if seeds.min() == seeds.max() else '-' + str(seeds.max())} seeds "
-                 f"(values below {FLOOR:g} drawn at {FLOOR:g})")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+                 f"(values below {FLOOR:g} drawn at {FLOOR:g})", y=1 - 0.12 / height, va="top")
     # Below the title, above the panels, so it hides no curve.
-    top = max(ax.get_position().y1 for ax in axes[0])
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
-               bbox_to_anchor=(0.5, top + 0.3 / fig.get_figheight()))
+               bbox_to_anchor=(0.5, 1 - 0.75 / height))
     return fig
 
 

@@ -1,0 +1,107 @@
+"""Preset sweeps through the CLI: the report at the end, resume after a kill, and the joblib and
+submitit_local launchers. Each sweep is a few runs of a few hundred evaluations."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+# table1_small, cut down to what a test needs: 300 evaluations per run.
+TINY = ["budget.max_evals=300"]
+
+
+def attnopt(*args, cwd, timeout=180, env=None):
+    return subprocess.run([sys.executable, "-m", "attnopt.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def summaries(root):
+    return {p.parent.name: json.loads(p.read_text()) for p in root.rglob("summary.json")}
+
+
+@pytest.mark.slow
+def test_small_preset_sweep_through_the_cli_gives_runs_table_and_figures(tmp_path):
+    sweep = tmp_path / "sweep"
+    out = attnopt("run", "-m", "+experiment=table1_small", f"hydra.sweep.dir={sweep}", "landscape=sphere,ackley",
+                  "dimension=2", "seed=0,1", *TINY, cwd=tmp_path,
+                  env={k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"})  # show the bar
+    assert out.returncode == 0, out.stderr
+    assert len(summaries(sweep)) == 2 * 2 * 2  # landscapes x optimizers (gd, attention) x seeds
+    assert "sweep: 100%" in out.stderr and "8/8" in out.stderr  # the one sweep bar
+    report = sweep / "report"  # written by the end-of-multirun callback
+    runs = pd.read_csv(report / "runs.csv")
+    assert len(runs) == 8 and set(runs["optimizer"]) == {"gd", "attention"}
+    assert (runs["budget.max_evals"] == 300).all() and (runs["f_evals"] + runs["g_evals"] <= 300).all()
+    table = pd.read_csv(report / "table1.csv")
+    assert table.shape[0] == 2 * 2 and list(table.columns[:4]) == ["landscape", "dimension", "optimizer", "seeds"]
+    assert (table["seeds"] == 2).all()
+    assert (report / "table1.md").is_file()
+    for png in ("fig1.png", "fig_ecdf.png"):
+        assert (report / png).read_bytes()[:4] == b"\x89PNG"
+    # directories are named by the job's overrides, so a re-run finds each job where it left it
+    assert (sweep / "budget.max_evals=300,dimension=2,landscape=ackley,optimizer=gd,seed=1" / "summary.json").is_file()
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_and_reruns_only_the_missing_runs(tmp_path):
+    sweep = tmp_path / "sweep"
+    common = ["run", "-m", "+experiment=table1_small", f"hydra.sweep.dir={sweep}", "landscape=rastrigin",
+              "optimizer=gd", "seed=0", "budget.max_evals=4000", "hydra.callbacks.report.report=false"]
+    args = [*common, "dimension=2,3,4,5,6,7"]
+    proc = subprocess.Popen([sys.executable, "-m", "attnopt.cli", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(summaries(sweep)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = summaries(sweep)
+    assert 2 <= len(before) < 6, "the sweep must be killed part way through"
+    stamps = {name: (sweep / name / "summary.json").stat().st_mtime_ns for name in before}
+    # a run killed between its history and its summary: partial, must be rerun
+    missing = next(d for d in range(7, 1, -1) if not any(f"dimension={d}," in name for name in before))
+    partial = sweep / re.sub(r"dimension=\d+,", f"dimension={missing},", next(iter(before)))
+    partial.mkdir(exist_ok=True)
+    (partial / "history.csv").write_text("iter,loss\n0,1.0\n")
+
+    out = attnopt(*args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    after = summaries(sweep)
+    assert len(after) == 6
+    assert out.stdout.count("complete already, skipped") == len(before)
+    assert f"rerunning {partial}" in out.stderr
+    assert f"{6 - len(before)} ran, {len(before)} skipped" in out.stderr
+    for name, ns in stamps.items():  # the finished runs were not touched
+        assert (sweep / name / "summary.json").stat().st_mtime_ns == ns
+    assert len(pd.read_csv(partial / "history.csv")) == after[partial.name]["iters"] + 1
+
+    forced = attnopt(*common, "dimension=2", "resume=false", cwd=tmp_path)  # the flag that forces re-running
+    assert forced.returncode == 0, forced.stderr
+    assert "complete already" not in forced.stdout and "1 ran" in forced.stderr
+    (d2,) = [n for n in after if ",dimension=2," in n]
+    assert (sweep / d2 / "summary.json").stat().st_mtime_ns != stamps.get(d2, 0)
+    assert summaries(sweep)[d2]["final_loss"] == after[d2]["final_loss"]  # same config, same seed, same result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", [["hydra/launcher=parallel", "hydra.launcher.n_jobs=2"],
+                                      ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"]],
+                         ids=["joblib", "submitit_local"])
+def test_launcher_runs_a_two_job_sweep(tmp_path, launcher):
+    sweep = tmp_path / "sweep"
+    out = attnopt("run", "-m", "+experiment=table1_small", f"hydra.sweep.dir={sweep}", "landscape=sphere",
+                  "optimizer=gd,attention", "dimension=3", "seed=1", *TINY, *launcher,
+                  "hydra.callbacks.report.figures=none", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    runs = summaries(sweep)
+    assert sorted(s["optimizer"] for s in runs.values()) == ["attention", "gd"]
+    assert all(s["dimension"] == 3 and s["seed"] == 1 and s["status"] == "budget_exhausted" for s in runs.values())
+    assert "2 ran" in out.stderr
+    assert len(pd.read_csv(sweep / "report" / "table1.csv")) == 2
