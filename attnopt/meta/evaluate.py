@@ -50,12 +50,19 @@ def run_rule(rule: Rule, family: Family, tasks: Tasks, steps: int, chunk: Option
         if t == steps:
             break
         with torch.no_grad():
+            _sync(x)  # on a GPU, time the update itself, not whatever was queued before it
             t0 = time.perf_counter()
             delta, state = rule.update(g, x, state)
+            _sync(delta)
             t_update += time.perf_counter() - t0
             x = x + delta
     step_s = (time.perf_counter() - start) / max(steps, 1)
     return {"curve": torch.stack(curve), **finals, "update_s": t_update / max(steps, 1), "step_s": step_s}
+
+
+def _sync(t: torch.Tensor) -> None:
+    if t.is_cuda:
+        torch.cuda.synchronize(t.device)
 
 
 def _slice(tasks: Tasks, a: int, b: int) -> Tasks:
@@ -74,7 +81,7 @@ def tune_lr(name: str, family: Family, tasks: Tasks, steps: int, grid: np.ndarra
     objective's own scale; a diverged run counts as the clip value). Returns lr and the scores."""
     L = len(grid)
     rep = tasks.repeat(L)
-    lr = torch.tensor(np.tile(grid, len(tasks)), dtype=tasks.x0.dtype)[:, None]
+    lr = torch.tensor(np.tile(grid, len(tasks)), dtype=tasks.x0.dtype, device=tasks.x0.device)[:, None]
     out = run_rule(BASELINES[name](lr), family, rep, steps)
     score = relative(out[f"final_loss@{steps}"], out["curve"][0], family.f_opt, clip).view(len(tasks), L).mean(0)
     best = int(torch.argmin(score))
@@ -92,7 +99,10 @@ def bootstrap_ci(values: np.ndarray, stat: Callable, n_boot: int = 2000, seed: i
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(values), size=(n_boot, len(values)))
     stats = stat(values[idx], axis=1)
-    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+    # "nearest" never interpolates between resampled statistics, so inf (diverged runs) stays inf
+    # instead of becoming inf - inf = NaN.
+    lo, hi = np.percentile(stats, [2.5, 97.5], method="nearest")
+    return float(lo), float(hi)
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

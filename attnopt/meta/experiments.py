@@ -88,7 +88,7 @@ PRESETS = {
         finetune=TrainConfig(meta_iters=1000, meta_batch=128, horizon=20, unroll=10, meta_lr=1e-3, seed=1),
         horizons=(1, 10, 50),
         mlp={"dataset": "mnist5k", "hidden": 128, "batch_size": 128},
-        mlp_train=TrainConfig(meta_iters=1000, meta_batch=1, horizon=100, unroll=10, meta_lr=3e-3),
+        mlp_train=TrainConfig(meta_iters=500, meta_batch=1, horizon=100, unroll=10, meta_lr=3e-3),
         mlp_horizons=(1, 10), mlp_n_test=100, mlp_chunk=20, mlp_lr_grid=_grid(1e-3, 10.0, 9),
     ),
 }
@@ -116,13 +116,14 @@ def _jsonable(obj):
 
 class Study:
     def __init__(self, scale: str = "small", root: Path | str = "outputs", progress: bool = True,
-                 retrain: bool = False, report_dir: Optional[Path | str] = None):
+                 retrain: bool = False, report_dir: Optional[Path | str] = None, device: str = "cpu"):
         if scale not in PRESETS:
             raise SystemExit(f"attnopt.meta: error: unknown scale {scale!r}; choose from {', '.join(PRESETS)}")
         self.scale, self.preset = scale, PRESETS[scale]
         self.dir = Path(root) / "l2l" / scale
         self.report_dir = Path(report_dir) if report_dir else Path(root) / "report"
         self.progress, self.retrain = progress, retrain
+        self.device = torch.device(device)
         self.specs = model_specs(self.preset)
         self._families: dict[str, Family] = {}
         self._models: dict[str, tuple[LearnedOptimizer, dict]] = {}
@@ -130,7 +131,7 @@ class Study:
     # ------------------------------------------------------------------ families, models, caching
     def family(self, name: str) -> Family:
         if name not in self._families:
-            self._families[name] = make_family(name, **(self.preset.mlp if name == "mlp" else {}))
+            self._families[name] = make_family(name, **(self.preset.mlp if name == "mlp" else {})).to(self.device)
         return self._families[name]
 
     def checkpoint_path(self, name: str) -> Path:
@@ -154,17 +155,17 @@ class Study:
         if path.is_file() and not self.retrain:
             meta = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").is_file() else {}
             if meta.get("info", {}).get("spec") == want:
-                self._models[name] = (load_checkpoint(path), meta["info"])
+                self._models[name] = (load_checkpoint(path).to(self.device), meta["info"])
                 return self._models[name]
         if spec.init_from:
             base, _ = self.model(spec.init_from)
             model = copy.deepcopy(base).train()
         else:
             torch.manual_seed(spec.train.seed)
-            model = LearnedOptimizer(kind=spec.kind, features=spec.features)
+            model = LearnedOptimizer(kind=spec.kind, features=spec.features).to(self.device)
         fams = [self.family(f) for f in spec.families]
         log = meta_train(model, fams, spec.train, progress=self.progress, desc=f"meta-train {name}")
-        info = {**log, "spec": want, "label": spec.label, "scale": self.scale}
+        info = {**log, "spec": want, "label": spec.label, "scale": self.scale, "device": str(self.device)}
         save_checkpoint(path, model, info)
         curve_path = self.dir / "meta_loss" / f"{name}.csv"
         io.write_csv(curve_path, pd.DataFrame({"meta_iter": np.arange(len(log["meta_loss"])), "meta_loss": log["meta_loss"]}))
@@ -209,7 +210,7 @@ class Study:
             tuned = ev.tune_lr(name, self.family(family), self.tasks(family, "tune", n_tune), steps, grid)
             out = ev.run_rule(BASELINES[name](tuned["lr"]), self.family(family), self.tasks(family, "test", n_test),
                               steps, chunk=p.mlp_chunk if family == "mlp" else None)
-            return {**{k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in out.items()}, "lr": tuned["lr"]}
+            return {**{k: v.cpu().numpy() if isinstance(v, torch.Tensor) else v for k, v in out.items()}, "lr": tuned["lr"]}
 
         return self._cached(key, compute)
 
@@ -226,7 +227,7 @@ class Study:
             model, _ = self.model(name)
             out = ev.run_rule(learned(model), self.family(family), self.tasks(family, "test", n_test), max(at),
                               chunk=p.mlp_chunk if family == "mlp" else None, final_at=at)
-            return {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+            return {k: v.cpu().numpy() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
 
         return self._cached(key, compute)
 
@@ -299,7 +300,8 @@ class Study:
         path = self.report_dir / f"fig{number}.png"
         figures.mlp_figure(path, number, names, self.specs, curves, rows, fam.description, self.preset,
                            {n: self.dir / "meta_loss" / f"{n}.csv" for n in names}, self.scale)
-        print(f"wrote {path}")
+        io.write_csv(path.with_suffix(".csv"), pd.DataFrame(rows))  # the numbers behind the figure
+        print(f"wrote {path} and {path.with_suffix('.csv')}")
         return path
 
     def table(self) -> Path:
@@ -324,6 +326,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--report-dir", default=None, help="where tables and figures go (default: <out>/report)")
     ap.add_argument("--retrain", action="store_true", help="ignore cached checkpoints and evaluations")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--device", default="cpu", help="torch device, e.g. cuda (the full scale's MLP wants one)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (default: 1 for small, which is fastest on a shared 2-core machine)")
     args = ap.parse_args(argv)
@@ -331,7 +334,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if threads:
         torch.set_num_threads(threads)
     study = Study(args.scale, args.out, progress=not args.no_progress and sys.stderr.isatty(), retrain=args.retrain,
-                  report_dir=args.report_dir)
+                  report_dir=args.report_dir, device=args.device)
     start = time.perf_counter()
     if args.what in ("fig6", "all"):
         study.figure_mlp(6, ["mlp_raw"])

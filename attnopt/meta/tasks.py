@@ -31,6 +31,9 @@ class Tasks:
     def __len__(self):
         return self.x0.shape[0]
 
+    def to(self, device) -> "Tasks":
+        return Tasks(self.x0.to(device), tuple(c.to(device) for c in self.ctx), self.seed)
+
     def repeat(self, k: int) -> "Tasks":
         """Each task k times in a row (k learning rates evaluated on the same tasks)."""
         return Tasks(self.x0.repeat_interleave(k, 0), tuple(c.repeat_interleave(k, 0) for c in self.ctx), self.seed)
@@ -40,6 +43,7 @@ class Family:
     name = "family"
     f_opt: float = 0.0
     success_below: Optional[float] = None  # final f - f_opt below this counts as a success
+    device = torch.device("cpu")
 
     def __init__(self):
         self.module = self.make_module()
@@ -51,7 +55,16 @@ class Family:
         raise NotImplementedError
 
     def sample(self, n: int, gen: torch.Generator) -> Tasks:
+        """``n`` tasks drawn with ``gen`` (on the CPU, so a seed means the same tasks on any device)."""
+        return self._sample(n, gen).to(self.device)
+
+    def _sample(self, n: int, gen: torch.Generator) -> Tasks:
         raise NotImplementedError
+
+    def to(self, device) -> "Family":
+        self.device = torch.device(device)
+        self.module.to(self.device)
+        return self
 
     def inputs(self, tasks: Tasks, step: int) -> tuple:
         """The module's forward arguments at this inner step, each with a leading task axis."""
@@ -106,7 +119,7 @@ class Quadratic(Family):
     def make_module(self):
         return _Quadratic()
 
-    def sample(self, n, gen):
+    def _sample(self, n, gen):
         eig = torch.exp(_uniform(gen, (n, 2), math.log(0.1), math.log(10.0)))
         theta = _uniform(gen, (n,), 0.0, math.pi)
         R = torch.stack([torch.stack([theta.cos(), -theta.sin()], -1), torch.stack([theta.sin(), theta.cos()], -1)], -2)
@@ -126,7 +139,7 @@ class Rastrigin(Family):
     def make_module(self):
         return _Rastrigin()
 
-    def sample(self, n, gen):
+    def _sample(self, n, gen):
         shift = _uniform(gen, (n, 2), -2.0, 2.0)
         return Tasks(_uniform(gen, (n, 2), -5.12, 5.12), (shift,), int(torch.randint(2**31, (1,), generator=gen)))
 
@@ -140,7 +153,7 @@ class Rosenbrock(Family):
     def make_module(self):
         return _Rosenbrock()
 
-    def sample(self, n, gen):
+    def _sample(self, n, gen):
         a = _uniform(gen, (n,), 0.5, 1.5)
         return Tasks(_uniform(gen, (n, 2), -2.0, 2.0), (a,), int(torch.randint(2**31, (1,), generator=gen)))
 
@@ -204,7 +217,7 @@ class MLP(Family):
     def make_module(self):
         return _MLP(self.sizes)
 
-    def sample(self, n, gen):
+    def _sample(self, n, gen):
         seeds = torch.randint(2**31, (n,), generator=gen)
         rows = []
         for s in seeds.tolist():  # one small init per task; the optimisation itself is batched
@@ -221,8 +234,14 @@ class MLP(Family):
 
     def inputs(self, tasks, step):
         gen = torch.Generator().manual_seed(tasks.seed * 100_003 + step)
-        idx = torch.randint(len(self.X_train), (len(tasks), self.batch_size), generator=gen)
+        idx = torch.randint(len(self.X_train), (len(tasks), self.batch_size), generator=gen).to(self.device)
         return self.X_train[idx], self.y_train[idx]
+
+    def to(self, device):
+        super().to(device)
+        for k in ("X_train", "y_train", "X_test", "y_test"):
+            setattr(self, k, getattr(self, k).to(self.device))
+        return self
 
     def final(self, x, tasks):
         B = x.shape[0]

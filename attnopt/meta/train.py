@@ -138,8 +138,10 @@ def load_checkpoint(path: Path | str, features: Optional[str] = None) -> Learned
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated/garbled/unsafe files
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"{where} is not a readable checkpoint ({type(exc).__name__}: {first[:160]})") from None
+        # torch's own messages run to many lines of advice about weights_only; one line is enough.
+        raise ConfigError(f"{where} is not a readable checkpoint: torch.load(weights_only=True) failed with "
+                          f"{type(exc).__name__} (corrupt, truncated, not a .pt file, or holding arbitrary "
+                          f"Python objects)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ConfigError(f"{where} is not an attnopt learned-optimizer checkpoint (no '{FORMAT}' marker)")
     if payload.get("version") != VERSION:
