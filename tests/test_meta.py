@@ -12,7 +12,7 @@ import attnopt
 from attnopt.errors import ConfigError
 from attnopt.meta import evaluate as ev
 from attnopt.meta import features as feats
-from attnopt.meta.models import LearnedOptimizer, detach_state
+from attnopt.meta.models import LearnedOptimizer
 from attnopt.meta.rules import adam as torch_adam
 from attnopt.meta.rules import learned as learned_rule
 from attnopt.meta.tasks import make_family

@@ -15,11 +15,9 @@ import argparse
 import copy
 import hashlib
 import json
-import math
 import sys
 import time
-import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
