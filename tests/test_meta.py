@@ -233,3 +233,37 @@ def test_cli_bad_checkpoint_is_one_line_exit_2(tmp_path):
     missing = _attnopt("run", "optimizer=learned", cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "make l2l" in missing.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:.*edge of the grid")  # a 2-4 point grid is all edges
+def test_study_pipeline_writes_table_figures_and_reuses_checkpoints(tmp_path, monkeypatch):
+    """The l2l/fig pipeline end to end on a tiny preset: every output exists, has the promised
+    columns, and a second Study reuses the saved checkpoints instead of retraining."""
+    from attnopt.meta import experiments as ex
+
+    tiny_2d = TrainConfig(meta_iters=4, meta_batch=8, horizon=4, unroll=2)
+    tiny = ex.Preset(n_test=6, n_tune=4, lr_grid=(1e-3, 1e-2, 0.1), two_d=tiny_2d, finetune=tiny_2d,
+                     horizons=(1, 2), mlp={"dataset": "digits", "hidden": 4, "batch_size": 16},
+                     mlp_train=TrainConfig(meta_iters=2, meta_batch=1, horizon=4, unroll=2), mlp_horizons=(1,),
+                     mlp_n_test=3, mlp_lr_grid=(0.1, 1.0))
+    monkeypatch.setitem(ex.PRESETS, "tiny", tiny)
+    study = ex.Study("tiny", tmp_path, progress=False)
+    study.figure_mlp(6, ["mlp_raw"])
+    study.table()
+    report = tmp_path / "report"
+    for name in ("fig6.png", "fig6.csv", "l2l.csv", "l2l.md", "l2l_horizon.png"):
+        assert (report / name).stat().st_size > 0
+    import pandas as pd
+
+    table = pd.read_csv(report / "l2l.csv")
+    assert set(table["family"]) == {"quadratic", "rastrigin", "rosenbrock", "mlp"}
+    assert set(table["horizon_x"]) == {1, 2}
+    assert {"mean_lo", "median_hi", "success", "adam_overtakes_at", "update_ms", "meta_iter_ms"} <= set(table.columns)
+    assert table.loc[table["family"] == "rastrigin", "success"].notna().all()
+    assert (table.loc[table["optimizer"].isin(["Adam", "SGD"]), "lr"].isin([1e-3, 1e-2, 0.1, 1.0])).all()
+    ckpt = tmp_path / "l2l" / "tiny" / "checkpoints" / "generalist.pt"
+    stamp = ckpt.stat().st_mtime_ns
+    again = ex.Study("tiny", tmp_path, progress=False)
+    again.model("generalist")
+    assert ckpt.stat().st_mtime_ns == stamp
