@@ -3,6 +3,7 @@
     python -m attnopt.meta l2l  --scale small    # table outputs/report/l2l.csv/.md + l2l_horizon.png
     python -m attnopt.meta fig6 --scale small    # MLP, raw features   (outputs/report/fig6.png)
     python -m attnopt.meta fig7 --scale small    # MLP, log/sign + rich (outputs/report/fig7.png)
+    python -m attnopt.meta bench                 # meta-training time, LSTM vs attention
 
 Every meta-trained optimizer is saved under ``outputs/l2l/<scale>/checkpoints/<name>.pt`` with its
 config and reused by later commands when its training spec is unchanged; evaluation results are
@@ -316,9 +317,32 @@ class Study:
         return csv
 
 
+def bench_kinds(report_dir: Path, reps: int = 3, meta_iters: int = 60) -> pd.DataFrame:
+    """Meta-training time per meta-iteration, LSTM vs attention, on the same quadratic batches.
+
+    Runs are interleaved (lstm, attention, lstm, ...) so that load from other processes hits both
+    alike; the table keeps every repetition and the summary line reports medians."""
+    fam = make_family("quadratic")
+    rows = []
+    for rep in range(reps):
+        for kind in ("lstm", "attention"):
+            torch.manual_seed(0)
+            model = LearnedOptimizer(kind=kind, features="logsign")
+            log = meta_train(model, [fam], TrainConfig(meta_iters=meta_iters, meta_batch=32), progress=False)
+            rows.append({"kind": kind, "rep": rep, "meta_iter_ms": log["time_per_meta_iter_s"] * 1e3,
+                         "threads": torch.get_num_threads()})
+    table = pd.DataFrame(rows)
+    io.write_csv(Path(report_dir) / "l2l_bench.csv", table)
+    med = table.groupby("kind")["meta_iter_ms"].median()
+    print(f"meta-training ms/meta-iteration (median of {reps}): lstm {med['lstm']:.1f}, attention {med['attention']:.1f} "
+          f"-> {Path(report_dir) / 'l2l_bench.csv'}")
+    return table
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m attnopt.meta", description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["l2l", "fig6", "fig7", "train", "all"])
+    ap.add_argument("what", choices=["l2l", "fig6", "fig7", "train", "all", "bench"],
+                    help="bench: meta-training time of the LSTM vs the attention model")
     ap.add_argument("--scale", default="small", choices=sorted(PRESETS))
     ap.add_argument("--out", default="outputs", help="root of checkpoints and caches: <out>/l2l/<scale>/")
     ap.add_argument("--report-dir", default=None, help="where tables and figures go (default: <out>/report)")
@@ -340,6 +364,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         study.figure_mlp(7, ["mlp_logsign", "mlp_rich"])
     if args.what in ("l2l", "all"):
         study.table()
+    if args.what == "bench":
+        bench_kinds(study.report_dir)
     if args.what == "train":
         for name in study.specs:
             study.model(name)
