@@ -91,3 +91,19 @@ L2L_TARGETS := fig6 fig7 l2l
 .PHONY: $(L2L_TARGETS)
 $(L2L_TARGETS): $(STAMP)
 	$(BIN)/python -m attnopt.meta $@ --scale $(SCALE) --report-dir $(REPORT_DIR) $(L2L_ARGS)
+
+# --- Comparison with outside baselines (issue 7: cma, dual_annealing, basinhopping) -------------
+# make compare   [SCALE=small|full] [JOBS=2] [REPORT_DIR=outputs/report]
+# Two sweeps (conf/experiment/compare[_small].yaml: rastrigin/ackley/griewank plain and rotated +
+# shifted; compare_trapped[_small].yaml: trapped) into outputs/sweeps/compare[_small]/, then one
+# report over both: compare.csv/.md and fig_compare_ecdf.png. SCALE=small (D=5, 3 seeds, 1e4 evals,
+# 273 runs) takes a few minutes on 2 cores; SCALE=full (D=10,20, 10 seeds, 1e5 evals, 1,820 runs)
+# took ~80 core-minutes: 6 minutes with JOBS=16 on 16 cores, so ~40+ minutes with JOBS=2. Not part
+# of `make report` because of that.
+# One BLAS thread per job: the jobs run in parallel, and L-BFGS-B's tiny products only lose by more.
+COMPARE_DIR = outputs/sweeps/compare$(if $(filter small,$(SCALE)),_small)
+.PHONY: compare
+compare: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(call EXPERIMENT,compare_trapped) hydra.callbacks.report.report=false
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(call EXPERIMENT,compare) hydra.callbacks.report.report=false
+	$(BIN)/attnopt report $(COMPARE_DIR) --tables compare --figures fig_compare_ecdf --out $(REPORT_DIR)
