@@ -6,7 +6,7 @@ import sys
 import pandas as pd
 import pytest
 
-from attnopt import cli
+from attnopt import cli, landscapes, optimizers
 from attnopt.runner import HISTORY_COLUMNS
 
 SMALL = ["budget.max_iters=20", "progress=false"]
@@ -71,8 +71,16 @@ def test_help_lists_groups_and_options(tmp_path):
     assert top.returncode == 0 and "optimizer=" in top.stdout and "attention_explore" in top.stdout
     run_help = attnopt("run", "--help", cwd=tmp_path)
     assert run_help.returncode == 0
-    assert "landscape: ackley, griewank, rastrigin, rosenbrock, sphere, trapped" in run_help.stdout
-    assert "optimizer: " in run_help.stdout and "n_trials" in run_help.stdout
+    groups = {}
+    for line in run_help.stdout.splitlines():  # the first such lines list the groups; the config follows
+        key, _, rest = line.partition(":")
+        if key in ("landscape", "optimizer") and key not in groups:
+            groups[key] = rest
+    for name in landscapes.names():
+        assert name in groups["landscape"]
+    for name in optimizers.names():
+        assert name in groups["optimizer"]
+    assert "n_trials" in run_help.stdout
     assert not (tmp_path / "outputs").exists()
 
 
