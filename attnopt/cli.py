@@ -136,13 +136,16 @@ def job_overrides(overrides: list[str], multirun: bool, sweep_params: Optional[d
     return BasicSweeper.split_arguments(parsed, None)[0]
 
 
-def validate(overrides: list[str], multirun: bool) -> int:
+def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = None) -> int:
     """Compose and validate every job; returns the number of jobs or raises ConfigError.
 
     Composing is slow (~0.1-0.3 s: Hydra re-reads every YAML file each time), so a sweep is not
     composed job by job: each distinct set of config-group choices (optimizer=..., landscape=...)
     is composed once, and each job's value overrides (seed=3, dimension=100) are applied to a copy
     the way Hydra applies them after composing. A 280-job sweep then costs 8 compositions, not 280.
+
+    ``on_job(job_overrides, spec, base_config)`` is called with each distinct job's validated
+    :class:`~attnopt.app.RunSpec` (the resume check uses it to find complete runs before launch).
     """
     import copy
 
@@ -206,7 +209,9 @@ def validate(overrides: list[str], multirun: bool) -> int:
                 ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
             except errors:
                 cfg = composed(list(job))  # raises with Hydra's own message for this job
-            build(cfg)
+            spec = build(cfg)
+            if on_job is not None:
+                on_job(list(job), spec, base)
     return len(jobs)
 
 
@@ -230,11 +235,16 @@ def check_writable(directory) -> None:
 
 def run_command(args: list[str]) -> int:
     overrides, multirun, info = split_args(args)
+    planned: list = []
     if not info:
         try:
-            validate(overrides, multirun)
+            validate(overrides, multirun, on_job=lambda job, spec, base: planned.append((job, spec, base)))
         except ConfigError as exc:
             return fail(str(exc))
+    if multirun and planned:
+        from attnopt.sweep import skip_complete_jobs
+
+        skip_complete_jobs(planned)
     from attnopt.app import hydra_main
 
     if multirun and not info:

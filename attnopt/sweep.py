@@ -85,6 +85,62 @@ def only_hydra_files(run_dir: Path) -> bool:
     return run_dir.is_dir() and all(p.name == ".hydra" for p in run_dir.iterdir())
 
 
+def complete_runs(sweep_dir: Path) -> dict[str, Path]:
+    """{config_hash: run directory} of every complete run under ``sweep_dir``."""
+    found: dict[str, Path] = {}
+    if not sweep_dir.is_dir():
+        return found
+    for summary in sorted(sweep_dir.rglob("summary.json")):
+        try:
+            wanted = json.loads(summary.read_text()).get("config_hash")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if wanted and wanted not in found and check_complete(summary.parent, wanted) is None:
+            found[wanted] = summary.parent
+    return found
+
+
+def _task_key(job: Sequence[str]) -> tuple[str, ...]:
+    # Hydra hands its sweeper the task overrides only (hydra.* and hydra/* are kept apart)
+    return tuple(o for o in job if not o.lstrip("+~").startswith(("hydra.", "hydra/")))
+
+
+#: jobs left out of this process's sweep because their results are complete (for the bar)
+_preskipped = 0
+
+
+def skip_complete_jobs(planned: Sequence[tuple]) -> int:
+    """Leave out of the sweep Hydra is about to launch every job whose results are complete.
+
+    ``planned``: (job overrides, RunSpec, composed base config) per job, from the CLI's up-front
+    validation, which has every job's resolved config anyway. Without this, each complete job would
+    still be launched just to find out it has nothing to do: Hydra composes its config in the worker
+    first (~0.3 s), which made resuming a finished 280-run sweep take as long as running it. The
+    job-side check in attnopt.app.hydra_main stays for jobs started any other way.
+    """
+    global _preskipped
+    from omegaconf import OmegaConf
+
+    sweep_dir = Path(str(OmegaConf.select(planned[0][2], "hydra.sweep.dir")))
+    done = complete_runs(sweep_dir)
+    skip = {_task_key(job) for job, spec, _ in planned if spec.resume and config_hash(spec.config) in done}
+    _preskipped = len(skip)
+    if not skip:
+        return 0
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    split = BasicSweeper.split_arguments
+
+    def split_without_complete(overrides, max_batch_size):
+        batches = [[job for job in batch if tuple(job) not in skip] for batch in split(overrides, max_batch_size)]
+        return [batch for batch in batches if batch]
+
+    BasicSweeper.split_arguments = staticmethod(split_without_complete)
+    print(f"resuming {sweep_dir}: {len(skip)} of {len(planned)} runs are complete already and are not rerun "
+          "(resume=false reruns them)", file=sys.stderr, flush=True)
+    return len(skip)
+
+
 # ----------------------------------------------------------------------------------------------
 # The sweep bar and the end-of-sweep report
 
@@ -95,24 +151,26 @@ def sweep_root(output_dir: Path, subdir: str) -> Path:
 
 
 def count_jobs(config) -> int:
-    from omegaconf import OmegaConf
+    """How many jobs the basic sweeper will launch for this multirun config."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from attnopt.cli import job_overrides
-
-    params = OmegaConf.select(config, "hydra.sweeper.params")
-    sweep_params = OmegaConf.to_container(params, resolve=False) if params else None
-    return len(job_overrides(list(config.hydra.overrides.task), True, sweep_params))
+    params = config.hydra.sweeper.get("params") or {}
+    lines = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+    batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(lines), None)
+    return sum(len(batch) for batch in batches)
 
 
 class _Monitor:
     """The bar, in the launching process: counts the done markers the jobs leave."""
 
-    def __init__(self, done_dir: Path, total: int, interval: float = 0.5):
+    def __init__(self, done_dir: Path, total: int, already: int = 0, interval: float = 0.5):
         from tqdm.auto import tqdm
 
-        self.done_dir, self.total, self.interval = done_dir, total, interval
+        self.done_dir, self.total, self.already, self.interval = done_dir, total, already, interval
         self.stop_event = threading.Event()
-        self.bar = tqdm(total=total, desc="sweep", unit="job", mininterval=interval, dynamic_ncols=True)
+        self.bar = tqdm(total=total, initial=already, desc="sweep", unit="job", mininterval=interval,
+                        dynamic_ncols=True)
         self.thread = threading.Thread(target=self._poll, name="attnopt-sweep-bar", daemon=True)
         self.thread.start()
 
@@ -127,7 +185,7 @@ class _Monitor:
             self._update()
 
     def _update(self) -> None:
-        n = min(self.count(), self.total)
+        n = min(self.already + self.count(), self.total)
         if n > self.bar.n:
             self.bar.update(n - self.bar.n)
 
@@ -136,7 +194,7 @@ class _Monitor:
         self.thread.join(timeout=5)
         self._update()
         self.bar.close()
-        outcomes: dict[str, int] = {}
+        outcomes: dict[str, int] = {"skipped": self.already} if self.already else {}
         for marker in self.done_dir.iterdir() if self.done_dir.is_dir() else []:
             word = marker.read_text().strip() or "ran"
             outcomes[word] = outcomes.get(word, 0) + 1
@@ -167,7 +225,8 @@ class SweepCallback(Callback):
         shutil.rmtree(done_dir, ignore_errors=True)  # markers of an earlier, interrupted attempt
         done_dir.mkdir(parents=True, exist_ok=True)
         if self.progress:
-            _monitor = _Monitor(done_dir, count_jobs(config))
+            # count_jobs sees the sweep without the jobs skip_complete_jobs left out
+            _monitor = _Monitor(done_dir, count_jobs(config) + _preskipped, already=_preskipped)
 
     def on_job_end(self, config, job_return, **kwargs: Any) -> None:
         from hydra.core.utils import JobStatus
@@ -207,4 +266,5 @@ class SweepCallback(Callback):
                 print(f"attnopt: warning: no report: {exc}", file=sys.stderr, flush=True)
 
 
-__all__ = ["config_hash", "check_complete", "find_complete", "clear_results", "SweepCallback"]
+__all__ = ["config_hash", "check_complete", "find_complete", "complete_runs", "clear_results", "skip_complete_jobs",
+           "SweepCallback"]

@@ -165,3 +165,19 @@ def test_report_cli_bad_names_fail_in_one_line(sweep, tmp_path, capsys, args, me
 def test_report_cli_missing_dir_fails_in_one_line(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_nanquantiles_match_numpy_including_ragged_and_empty_columns():
+    import warnings
+
+    from attnopt.report import nanquantiles
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a = rng.standard_normal((int(rng.integers(1, 7)), 40))
+        a[rng.random(a.shape) < 0.3] = np.nan  # runs that ended early, or started late
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanpercentile(a, [25, 50, 75], axis=0)
+        np.testing.assert_allclose(nanquantiles(a, [0.25, 0.5, 0.75]), expected, equal_nan=True)
+    assert nanquantiles(np.array([[np.inf], [np.inf]]), [0.5])[0, 0] == np.inf  # diverged runs stay inf

@@ -121,8 +121,9 @@ def curves_on_grid(histories: Iterable[pd.DataFrame], x: str, y: str, grid: np.n
 
 def nanquantiles(stacked: np.ndarray, qs) -> np.ndarray:
     """Quantiles over axis 0 ignoring NaN, numpy's default (linear) method; NaN where a column is
-    all NaN. Same numbers as np.nanpercentile, which loops in Python over the columns and took
-    20 of the 40 seconds of Table 1's figure."""
+    all NaN. Same numbers as np.nanpercentile (which loops in Python over the columns and took
+    20 of the 40 seconds of Table 1's figure), except that equal infinite values (diverged runs)
+    give inf rather than NaN, so they still plot at the top of the axis."""
     s = np.sort(stacked, axis=0)  # NaN sorts last
     k = np.sum(~np.isnan(stacked), axis=0)
     out = []
@@ -134,7 +135,7 @@ def nanquantiles(stacked: np.ndarray, qs) -> np.ndarray:
         v_hi = np.take_along_axis(s, hi[None, :], axis=0)[0]
         frac = pos - lo
         with np.errstate(invalid="ignore"):  # inf - inf where a diverged run sits at both ends
-            v = np.where(frac == 0, v_lo, v_lo + (v_hi - v_lo) * frac)
+            v = np.where((frac == 0) | (v_lo == v_hi), v_lo, v_lo + (v_hi - v_lo) * frac)
         out.append(np.where(k > 0, v, np.nan))
     return np.array(out)
 
