@@ -127,7 +127,9 @@ def fig_compare_ecdf(runs: pd.DataFrame, histories: dict) -> plt.Figure:
               .to_numpy())
     max_budget = float(np.nanmax(budget)) if len(budget) else 1.0
     panels = problems + ["all problems"]
-    fig, axes = plt.subplots(len(dims), len(panels), figsize=(2.55 * len(panels) + 2.4, 2.5 * len(dims) + 0.9),
+    # tall enough for the legend (one line per optimizer) even with a single row of panels
+    height = max(2.5 * len(dims) + 0.9, 0.25 * len(opts) + 1.0)
+    fig, axes = plt.subplots(len(dims), len(panels), figsize=(2.55 * len(panels) + 2.4, height),
                              sharex=True, sharey=True, squeeze=False)
     dim_col = runs["dimension"].astype(int).to_numpy()
     prob_col, opt_col = runs["problem"].to_numpy(), runs["optimizer"].to_numpy()
