@@ -75,6 +75,9 @@ def _one_line(exc: BaseException, base=None) -> str:
                 choices.append(line.strip())
         return f"unknown {group} '{value}'; choose from: {', '.join(choices)}"
     key = re.search(r"Could not override '([^']+)'", text)
+    if key and "No match in the defaults list" in text:
+        # a group with no default choice (experiment=...) must be added, not overridden
+        return f"'{key.group(1)}' has no default to override: add it with a '+', e.g. +{key.group(1)}=<name>"
     cause_text = str(exc.__cause__ or "")
     if key and ("not in struct" in text + cause_text or "No match in config" in text + cause_text):
         full = key.group(1)

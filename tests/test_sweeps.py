@@ -112,3 +112,13 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     assert all(s["dimension"] == 3 and s["seed"] == 1 and s["status"] == "budget_exhausted" for s in runs.values())
     assert "2 ran" in out.stderr
     assert len(pd.read_csv(sweep / "report" / "table1.csv")) == 2
+
+
+def test_preset_without_plus_fails_in_one_line_naming_the_fix(capsys):
+    from attnopt import cli
+
+    assert cli.main(["run", "-m", "experiment=table1"]) == 2
+    err = capsys.readouterr().err
+    assert "+experiment=" in err and err.count("\n") == 1
+    assert cli.main(["run", "-m", "+experiment=tabel1"]) == 2
+    assert "unknown experiment 'tabel1'; choose from: " in capsys.readouterr().err
