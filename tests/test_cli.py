@@ -104,6 +104,9 @@ BAD = [
     (["seed=-2"], "seed=-2 is invalid"),
     (["-m", "dimension=2,0"], "dimension=0 is invalid"),
     (["-m", "optimizer=gd,nope"], "unknown optimizer 'nope'"),
+    (["landscape=linreg", "landscape.dataset=nope"], "landscape.dataset='nope' is invalid: must be one of"),
+    (["optimizer=learned"], "optimizer.checkpoint is not set"),
+    (["optimizer=learned", "optimizer.checkpoint=/nonexistent/x.pt"], "/nonexistent/x.pt': no such file"),
 ]
 
 
@@ -128,3 +131,9 @@ def test_bad_input_through_the_installed_command_has_no_traceback(tmp_path):
     out = attnopt("run", "dimension=abc", cwd=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip() == "attnopt: error: dimension='abc' is invalid: expected an integer"
+
+
+def test_report_on_a_directory_without_runs(tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no finished runs under" in err
