@@ -213,3 +213,18 @@ def test_new_optimizer_configs_equal_the_factory_defaults():
         assert conf.pop("name") == name
         defaults = {k: d for k, (_, _, d) in signature_params(optimizers.REGISTRY[name]).items()}
         assert conf == defaults
+
+
+@pytest.mark.parametrize("name", ["hybrid1", "hybrid2", "hybrid3"])
+def test_hybrids_pass_the_scale_free_options_to_their_attention_part(name):
+    f = landscapes.make("rastrigin", 4, rotate=True, shift=True, transform_seed=0)
+    run = lambda **kw: attnopt.minimize(f, name, seed=0, max_iters=400, attn_n_trials=8, **kw)  # noqa: E731
+    default = run()
+    assert _comparable(default.history).equals(_comparable(run(attn_weighting="softmax", attn_sigma_adapt="none").history))
+    for options in (dict(attn_weighting="ess", attn_ess_target=0.5), dict(attn_sigma_adapt="csa")):
+        changed = run(**options)
+        attention_steps = changed.history["phase"] == "attention"
+        assert attention_steps.any()
+        assert not _comparable(changed.history).equals(_comparable(default.history)), options
+    with pytest.raises(attnopt.ConfigError, match="optimizer.attn_weighting"):
+        optimizers.make(name, attn_weighting="uniform")

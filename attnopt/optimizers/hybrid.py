@@ -22,10 +22,10 @@ import numpy as np
 
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights as weightings
-from attnopt.optimizers.attention import attention
+from attnopt.optimizers.attention import SIGMA_ADAPT, attention
 from attnopt.optimizers.base import Optimizer
 from attnopt.optimizers.gradient import gd
-from attnopt.params import ge, gt, one_of
+from attnopt.params import ge, gt, le, one_of
 
 
 class HybridState(NamedTuple):
@@ -89,8 +89,14 @@ def phased(parts: dict[str, Optimizer], first: str, controller: Controller, *, p
     return Optimizer(init, step)
 
 
-def _parts(gd_lr: float, attn_n_trials: int, attn_sigma: float, attn_beta: float) -> dict[str, Optimizer]:
-    return {"gd": gd(lr=gd_lr), "attention": attention(n_trials=attn_n_trials, sigma=attn_sigma, beta=attn_beta)}
+def _parts(gd_lr: float, attn_n_trials: int, attn_sigma: float, attn_beta: float, attn_weighting: str = "softmax",
+           attn_ess_target: float = 0.25, attn_sigma_adapt: str = "none") -> dict[str, Optimizer]:
+    """The two parts. The scale-free options of attention search reach it as ``attn_weighting``
+    (softmax | rank | ess), ``attn_ess_target`` and ``attn_sigma_adapt``; an adapted sigma starts
+    again from ``attn_sigma`` at every attention phase, since a switch starts the part afresh."""
+    return {"gd": gd(lr=gd_lr),
+            "attention": attention(n_trials=attn_n_trials, sigma=attn_sigma, beta=attn_beta, weighting=attn_weighting,
+                                   ess_target=attn_ess_target, sigma_adapt=attn_sigma_adapt)}
 
 
 def hybrid1(
@@ -102,6 +108,9 @@ def hybrid1(
     attn_n_trials: Annotated[int, gt(0)] = 64,
     attn_sigma: Annotated[float, gt(0)] = 0.3,
     attn_beta: Annotated[float, gt(0)] = 1.0,
+    attn_weighting: Annotated[str, one_of(*weightings.WEIGHTINGS)] = "softmax",
+    attn_ess_target: Annotated[float, gt(0), le(1)] = 0.25,
+    attn_sigma_adapt: Annotated[str, one_of(*SIGMA_ADAPT)] = "none",
 ) -> Optimizer:
     """GD with reactive escape (report 3.1): gradient descent until its relative improvement has
     been below ``plateau_tol`` for ``plateau_patience`` consecutive steps, then ``attn_steps_per_phase``
@@ -114,7 +123,8 @@ def hybrid1(
             return ("attention" if s.plateau >= plateau_patience else "gd"), False
         return ("gd" if s.steps_in_phase >= attn_steps_per_phase else "attention"), False
 
-    return phased(_parts(gd_lr, attn_n_trials, attn_sigma, attn_beta), "gd", controller, plateau_tol=plateau_tol)
+    parts = _parts(gd_lr, attn_n_trials, attn_sigma, attn_beta, attn_weighting, attn_ess_target, attn_sigma_adapt)
+    return phased(parts, "gd", controller, plateau_tol=plateau_tol)
 
 
 def _cycle(gd_steps: int, attn_steps: int, num_cycles: Optional[int] = None) -> Controller:
@@ -142,10 +152,14 @@ def hybrid2(
     attn_n_trials: Annotated[int, gt(0)] = 64,
     attn_sigma: Annotated[float, gt(0)] = 0.3,
     attn_beta: Annotated[float, gt(0)] = 1.0,
+    attn_weighting: Annotated[str, one_of(*weightings.WEIGHTINGS)] = "softmax",
+    attn_ess_target: Annotated[float, gt(0), le(1)] = 0.25,
+    attn_sigma_adapt: Annotated[str, one_of(*SIGMA_ADAPT)] = "none",
 ) -> Optimizer:
     """Alternating optimization (report 3.2): ``gd_steps_per_cycle`` gradient-descent steps, then
     ``attn_steps_per_cycle`` attention-search steps, repeated until the budget ends."""
-    return phased(_parts(gd_lr, attn_n_trials, attn_sigma, attn_beta), "gd",
+    parts = _parts(gd_lr, attn_n_trials, attn_sigma, attn_beta, attn_weighting, attn_ess_target, attn_sigma_adapt)
+    return phased(parts, "gd",
                   _cycle(gd_steps_per_cycle, attn_steps_per_cycle))
 
 
@@ -158,6 +172,9 @@ def hybrid3(
     attn_n_trials: Annotated[int, gt(0)] = 64,
     attn_sigma: Annotated[float, gt(0)] = 1.0,
     attn_beta: Annotated[float, gt(0)] = 1.0,
+    attn_weighting: Annotated[str, one_of(*weightings.WEIGHTINGS)] = "softmax",
+    attn_ess_target: Annotated[float, gt(0), le(1)] = 0.25,
+    attn_sigma_adapt: Annotated[str, one_of(*SIGMA_ADAPT)] = "none",
 ) -> Optimizer:
     """Attention-restarted GD (report 3.3): per cycle, ``gd_steps_per_restart`` gradient-descent
     steps, then ``attn_steps_per_restart`` attention-search steps (wide, ``attn_sigma``) that
@@ -167,7 +184,8 @@ def hybrid3(
     ``loss`` of its state, hence the history's ``loss`` column, are that best iterate), and once
     the cycles are done it runs gradient descent from that best iterate until the budget ends.
     """
-    return phased(_parts(gd_lr, attn_n_trials, attn_sigma, attn_beta), "gd",
+    parts = _parts(gd_lr, attn_n_trials, attn_sigma, attn_beta, attn_weighting, attn_ess_target, attn_sigma_adapt)
+    return phased(parts, "gd",
                   _cycle(gd_steps_per_restart, attn_steps_per_restart, num_restarts), answer_best=True)
 
 
