@@ -260,8 +260,11 @@ class SweepCallback(Callback):
             from attnopt.errors import ConfigError
 
             out = Path(self.out) if self.out else sweep_dir / "report"
+            # In a shared report dir (make report: every preset into outputs/report), each sweep's
+            # per-run table gets its own name instead of overwriting the last one's runs.csv.
+            runs_name = "runs" if not self.out else f"runs_{sweep_dir.name}"
             try:
-                build_report(sweep_dir, out, self.tables, self.figures, progress=False)
+                build_report(sweep_dir, out, self.tables, self.figures, progress=False, runs_name=runs_name)
             except ConfigError as exc:  # e.g. no run finished; the sweep itself did its work
                 print(f"attnopt: warning: no report: {exc}", file=sys.stderr, flush=True)
 

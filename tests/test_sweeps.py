@@ -105,13 +105,16 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     sweep = tmp_path / "sweep"
     out = attnopt("run", "-m", "+experiment=table1_small", f"hydra.sweep.dir={sweep}", "landscape=sphere",
                   "optimizer=gd,attention", "dimension=3", "seed=1", *TINY, *launcher,
-                  "hydra.callbacks.report.figures=none", cwd=tmp_path)
+                  "hydra.callbacks.report.figures=none", f"hydra.callbacks.report.out={tmp_path / 'shared'}",
+                  cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     runs = summaries(sweep)
     assert sorted(s["optimizer"] for s in runs.values()) == ["attention", "gd"]
     assert all(s["dimension"] == 3 and s["seed"] == 1 and s["status"] == "budget_exhausted" for s in runs.values())
     assert "2 ran" in out.stderr
-    assert len(pd.read_csv(sweep / "report" / "table1.csv")) == 2
+    # a report directory shared by several presets: the per-run table is named after the sweep
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["runs_sweep.csv", "table1.csv", "table1.md"]
+    assert len(pd.read_csv(tmp_path / "shared" / "table1.csv")) == 2
 
 
 def test_preset_without_plus_fails_in_one_line_naming_the_fix(capsys):

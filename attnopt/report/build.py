@@ -71,10 +71,12 @@ def _warn(message: str) -> None:
 
 
 def build_report(root: Path | str, out: Path | str = "outputs/report", tables: Optional[Iterable[str]] = None,
-                 figures: Optional[Iterable[str]] = None, progress: bool = True) -> dict:
+                 figures: Optional[Iterable[str]] = None, progress: bool = True, runs_name: str = "runs") -> dict:
     """Load the runs under ``root`` and write runs.csv plus the chosen tables and figures into ``out``.
 
     ``tables``/``figures``: names (comma-separated strings allowed), "all" or "none"; None means all.
+    ``runs_name``: the per-run table's file name (without .csv), so reports of several sweeps can
+    share one directory.
     Returns {"written": [paths], "failed": [names], "skipped": {name: reason}, "unreadable": [dirs]}.
     """
     for module, error in load_registrations().items():
@@ -99,7 +101,7 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
     runs = _drop_duplicates(runs)
     histories = {k: v for k, v in histories.items() if k in set(runs["run_dir"])}
 
-    written = [io.write_csv(out / "runs.csv", runs)]
+    written = [io.write_csv(out / f"{runs_name}.csv", runs)]
     failed, skipped = [], {}
     jobs = [("table", n) for n in table_names] + [("figure", n) for n in figure_names]
     from tqdm.auto import tqdm
