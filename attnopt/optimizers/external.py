@@ -32,6 +32,7 @@ from typing import Annotated, Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
+from attnopt.errors import ConfigError
 from attnopt.optimizers.base import Optimizer
 from attnopt.oracle import BudgetExhausted
 from attnopt.params import ge, gt, le, one_of
@@ -81,7 +82,11 @@ def cma(
     ``max_restarts`` times) whenever pycma's stopping criteria hold, with the population multiplied
     by ``incpopsize``.
     """
-    import cma as pycma
+    try:
+        import cma as pycma
+    except ImportError:
+        raise ConfigError("optimizer=cma needs pycma, which is not installed: pip install 'attnopt[baselines]' "
+                          "(or pip install cma)") from None
 
     def new_es(x0, oracle, rng, size: int):
         low, high = _box(oracle)
