@@ -228,3 +228,11 @@ def test_hybrids_pass_the_scale_free_options_to_their_attention_part(name):
         assert not _comparable(changed.history).equals(_comparable(default.history)), options
     with pytest.raises(attnopt.ConfigError, match="optimizer.attn_weighting"):
         optimizers.make(name, attn_weighting="uniform")
+
+
+def test_cma_without_pycma_is_a_config_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "cma", None)  # what `import cma` sees when it is not installed
+    with pytest.raises(attnopt.ConfigError, match="needs pycma"):
+        optimizers.make("cma")

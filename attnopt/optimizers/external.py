@@ -263,6 +263,14 @@ def scipy_driven(routine: Routine, phase: str, evals_per_step: int) -> Optimizer
     return Optimizer(init, step)
 
 
+def _rng_kwarg(rng: np.random.Generator) -> dict:
+    """scipy >= 1.15 takes ``rng=``; older releases (pyproject allows >= 1.10) take ``seed=``."""
+    import scipy
+
+    major, minor = (int(p) for p in scipy.__version__.split(".")[:2])
+    return {"rng": rng} if (major, minor) >= (1, 15) else {"seed": rng}
+
+
 def _lbfgsb_options(d: int) -> dict:
     # scipy's own default for dual_annealing's local search (LocalSearchWrapper)
     return {"maxiter": min(max(6 * d, 100), 1000)}
@@ -289,7 +297,7 @@ def dual_annealing(
             "options": _lbfgsb_options(len(x0))}}
         optimize.dual_annealing(f, list(zip(low, high)), maxiter=maxiter, initial_temp=initial_temp,
                                 restart_temp_ratio=restart_temp_ratio, visit=visit, accept=accept,
-                                maxfun=10**15, rng=rng, no_local_search=no_local_search, x0=x0, **kwargs)
+                                maxfun=10**15, no_local_search=no_local_search, x0=x0, **kwargs, **_rng_kwarg(rng))
 
     return scipy_driven(routine, "dual_annealing", evals_per_step)
 
@@ -309,8 +317,8 @@ def basinhopping(
     from scipy import optimize
 
     def routine(f, grad, fg, x0, low, high, rng):
-        optimize.basinhopping(fg, x0, niter=niter, T=T, stepsize=stepsize, interval=interval, rng=rng,
-                              minimizer_kwargs={"method": "L-BFGS-B", "jac": True})
+        optimize.basinhopping(fg, x0, niter=niter, T=T, stepsize=stepsize, interval=interval,
+                              minimizer_kwargs={"method": "L-BFGS-B", "jac": True}, **_rng_kwarg(rng))
 
     return scipy_driven(routine, "basinhopping", evals_per_step)
 
