@@ -220,7 +220,8 @@ def test_hybrids_pass_the_scale_free_options_to_their_attention_part(name):
     f = landscapes.make("rastrigin", 4, rotate=True, shift=True, transform_seed=0)
     run = lambda **kw: attnopt.minimize(f, name, seed=0, max_iters=400, attn_n_trials=8, **kw)  # noqa: E731
     default = run()
-    assert _comparable(default.history).equals(_comparable(run(attn_weighting="softmax", attn_sigma_adapt="none").history))
+    same = run(attn_weighting="softmax", attn_sigma_adapt="none")
+    assert _comparable(default.history).equals(_comparable(same.history))
     for options in (dict(attn_weighting="ess", attn_ess_target=0.5), dict(attn_sigma_adapt="csa")):
         changed = run(**options)
         attention_steps = changed.history["phase"] == "attention"
