@@ -1,11 +1,13 @@
 """Sweeps that survive interruption: resume by config hash, one progress bar, a report at the end.
 
 *Resume.* Every finished run stores ``config_hash`` (a hash of its resolved config, output-only
-keys left out) in ``summary.json``. Before a job runs, :func:`find_complete` looks for a complete
-run with that hash, first in the job's own directory and then anywhere in the sweep directory, so
-results are found by what was run, not by where. A directory is complete when summary.json parses,
-carries the hash, and history.csv has the iterations it claims; anything less (a run killed before
-summary.json, a truncated file) is named and rerun.
+keys left out) in ``summary.json``, so results are found by what was run, not by where. The CLI,
+which resolves every job's config while validating, leaves jobs with complete results out of the
+sweep before Hydra launches it (:func:`skip_complete_jobs`); a job started any other way checks
+for itself (:func:`find_complete`: its own directory, then anywhere in the sweep directory). A
+directory is complete when summary.json parses, carries the hash, and history.csv has the
+iterations it claims; anything less (a run killed before summary.json, a truncated file) is named
+and rerun.
 
 *Progress and report.* :class:`SweepCallback` (a Hydra callback, configured in conf/config.yaml as
 ``hydra.callbacks.report``) draws one bar for the whole sweep and builds the report once every job
