@@ -17,6 +17,11 @@ from attnopt.optimizers.base import Optimizer
 from attnopt.params import ge, gt, le, one_of
 
 
+# A sanity bound, not a tuning choice: beyond it one batch of trials no longer fits in memory at
+# any useful dimension, and the error should say so instead of numpy's MemoryError.
+MAX_TRIALS = 1_000_000
+
+
 class AttentionState(NamedTuple):
     x: np.ndarray
     loss: float
@@ -64,8 +69,7 @@ def sampled_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting, 
         trials += x
         losses = oracle.f(trials)
         alpha = weigh(losses)
-        with np.errstate(over="ignore", invalid="ignore"):
-            x_new = x + eta * (alpha @ trials - alpha.sum() * x)
+        x_new = x + eta * (alpha @ trials - alpha.sum() * x)
         return AttentionState(x_new, float(oracle.f(x_new))), "attention"
 
     return Optimizer(init, step)
@@ -178,7 +182,7 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
 
 def attention(
     *,
-    n_trials: Annotated[int, gt(0)] = 64,
+    n_trials: Annotated[int, gt(0), le(MAX_TRIALS)] = 64,
     sigma: Annotated[float, gt(0)] = 0.3,
     beta: Annotated[float, gt(0)] = 1.0,
     eta: Annotated[float, gt(0)] = 1.0,
@@ -203,7 +207,7 @@ def attention(
 
 def attention_ipop(
     *,
-    n_trials: Annotated[int, gt(0)] = 10,
+    n_trials: Annotated[int, gt(0), le(MAX_TRIALS)] = 10,
     sigma: Annotated[float, gt(0)] = 0.2,
     beta: Annotated[float, gt(0)] = 1.0,
     eta: Annotated[float, gt(0)] = 1.0,
@@ -224,9 +228,9 @@ def attention_ipop(
 
 def attention_explore(
     *,
-    n_exploit: Annotated[int, ge(0)] = 48,
+    n_exploit: Annotated[int, ge(0), le(MAX_TRIALS)] = 48,
     sigma_exploit: Annotated[float, gt(0)] = 0.1,
-    n_explore: Annotated[int, ge(0)] = 16,
+    n_explore: Annotated[int, ge(0), le(MAX_TRIALS)] = 16,
     sigma_explore: Annotated[float, gt(0)] = 1.0,
     beta: Annotated[float, gt(0)] = 1.0,
     eta: Annotated[float, gt(0)] = 1.0,
