@@ -15,6 +15,15 @@ from typing import Any, Callable
 import numpy as np
 
 
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 def atomic_write(path: Path | str, write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp_path)`` and rename the result onto ``path``."""
     path = Path(path)
@@ -23,6 +32,7 @@ def atomic_write(path: Path | str, write: Callable[[Path], Any]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; results should be as readable as any file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -120,15 +120,26 @@ class Trapped(Landscape):
         grid = np.linspace(0.0, r_max, int(np.ceil(10 * r_max / period)) + 2)
         W = w_on_sphere(grid)
         values = self(W)
-        i = int(np.argmin(values))
-        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-        res = minimize_scalar(lambda r: float(self(w_on_sphere(r)[0])), bounds=(lo, hi), method="bounded",
-                              options={"xatol": 1e-12})
-        w0 = w_on_sphere(res.x)[0]
-        polished = minimize(lambda w: float(self(w)), w0, jac=lambda w: self.grad(w), method="L-BFGS-B",
-                            options={"ftol": 1e-15, "gtol": 1e-12})
-        best = polished.x if polished.fun < self(w0) else w0
-        return best, float(self(best))
+        # A grid point can miss its ring's bottom by up to lambda (1 - cos(s h / 2)) ~ 0.05 lambda
+        # (h: grid step), so neighbouring rings closer than that may swap places on the grid:
+        # refine every grid-local minimum that could still be the global one, not just the lowest.
+        slack = self.lambda_osc * (1.0 - np.cos(self.scale_osc * (grid[1] - grid[0]) / 2.0)) + 1e-9
+        padded = np.concatenate([[np.inf], values, [np.inf]])
+        local = np.flatnonzero((values <= padded[:-2]) & (values <= padded[2:]))
+        candidates = local[values[local] <= values.min() + 2.0 * slack]
+        best, best_value = None, np.inf
+        for i in candidates:
+            lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+            res = minimize_scalar(lambda r: float(self(w_on_sphere(r)[0])), bounds=(lo, hi), method="bounded",
+                                  options={"xatol": 1e-12})
+            w0 = w_on_sphere(res.x)[0]
+            polished = minimize(lambda w: float(self(w)), w0, jac=lambda w: self.grad(w), method="L-BFGS-B",
+                                options={"ftol": 1e-15, "gtol": 1e-12})
+            for w in (w0, polished.x):
+                value = float(self(w))
+                if value < best_value:
+                    best, best_value = w, value
+        return best, best_value
 
     def _underdetermined_optimum(self) -> tuple[np.ndarray, float]:
         """d > n: the MSE is 0 on an affine subspace that holds points of every ||w||^2 >= that of
