@@ -149,3 +149,33 @@ def test_two_sweeps_at_once_into_different_directories_do_not_interfere(tmp_path
     for name, landscape in (("a", "sphere"), ("b", "rastrigin")):
         found = [json.loads(p.read_text()) for p in (tmp_path / name).rglob("summary.json")]
         assert len(found) == 4 and {s["landscape"] for s in found} == {landscape}
+
+
+@pytest.mark.slow
+def test_a_sweep_gives_identical_histories_under_every_launcher(tmp_path):
+    """basic, joblib (the plugin's own config) and submitit_local: same runs, same numbers."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    launchers = {
+        "basic": [],
+        "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        "submitit": ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
+    }
+    histories = {}
+    for name, extra in launchers.items():
+        sweep = tmp_path / name
+        args = ["run", "-m", f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${optimizer.name}", "landscape=trapped",
+                "optimizer=attention,hybrid2", "seed=4", "budget.max_evals=600", "plot=false", "progress=false",
+                *extra]
+        out = subprocess.run([sys.executable, "-m", "attnopt.cli", *args], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        histories[name] = {p.parent.name: pd.read_csv(p).drop(columns="time_s")
+                           for p in sweep.rglob("history.csv")}
+        assert sorted(histories[name]) == ["attention", "hybrid2"]
+    for name in ("joblib", "submitit"):
+        for job, frame in histories["basic"].items():
+            pd.testing.assert_frame_equal(histories[name][job], frame, check_exact=True)
