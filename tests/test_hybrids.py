@@ -12,6 +12,7 @@ from attnopt import landscapes, optimizers
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
 from attnopt.oracle import Oracle
+from doubles import CallRecorder
 
 HYBRIDS = ["hybrid1", "hybrid2", "hybrid3", "hybrid4"]
 
@@ -26,23 +27,6 @@ class Ramp(Landscape):
 
     def _grad(self, X):
         return (X > 0).astype(float)
-
-
-class CallRecorder(Landscape):
-    """The sphere, remembering the shape of every batch it is asked for."""
-
-    name = "recorder"
-
-    def __init__(self, dim):
-        super().__init__(dim)
-        self.calls = []
-
-    def _value(self, X):
-        self.calls.append(X.shape)
-        return (X**2).sum(axis=1)
-
-    def _grad(self, X):
-        return 2 * X
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from attnopt import landscapes, optimizers
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights
 from attnopt.oracle import Oracle
+from doubles import CallRecorder
 
 GRADIENT_METHODS = {"gd": dict(lr=0.1), "sgd": dict(lr=0.05, momentum=0.9), "adam": dict(lr=0.05)}
 SAMPLING_METHODS = ["attention", "attention_explore"]
@@ -94,23 +95,6 @@ def test_sgd_momentum_equals_torch_sgd(nesterov):
     ours = our_trajectory("sgd", dict(lr=1e-3, momentum=0.8, nesterov=nesterov), f, x0, 100)
     theirs = torch_trajectory(lambda ps: torch.optim.SGD(ps, lr=1e-3, momentum=0.8, nesterov=nesterov), x0, f.grad, 100)
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
-
-
-class CallRecorder(landscapes.Landscape):
-    """A sphere that remembers the shape of every batch it was asked to evaluate."""
-
-    name = "recorder"
-
-    def __init__(self, dim):
-        super().__init__(dim)
-        self.calls = []
-
-    def _value(self, X):
-        self.calls.append(X.shape)
-        return (X**2).sum(axis=1)
-
-    def _grad(self, X):
-        return 2 * X
 
 
 @pytest.mark.parametrize("name,n", [("attention", 64), ("attention_explore", 64)])

@@ -7,6 +7,7 @@ here so that no landscape re-implements it.
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Optional
 
 import numpy as np
@@ -24,14 +25,22 @@ class Landscape:
             raise ConfigError(f"dimension={dim!r} is invalid: must be an integer >= 1")
         self.dim = int(dim)
 
-    # Known optimum; None where it is not known in closed form.
+    def _compute_optimum(self) -> Optional[tuple[np.ndarray, float]]:
+        """(x*, f*) where the optimum is known or computable; None where it is not. Called at most
+        once per landscape, on first use of ``x_opt``/``f_opt``."""
+        return None
+
+    @cached_property
+    def _optimum(self) -> Optional[tuple[np.ndarray, float]]:
+        return self._compute_optimum()
+
     @property
     def x_opt(self) -> Optional[np.ndarray]:
-        return None
+        return None if self._optimum is None else self._optimum[0].copy()
 
     @property
     def f_opt(self) -> Optional[float]:
-        return None
+        return None if self._optimum is None else self._optimum[1]
 
     def _value(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError

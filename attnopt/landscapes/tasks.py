@@ -25,7 +25,6 @@ standardised with the *training* split's mean and standard deviation.
 from __future__ import annotations
 
 import contextlib
-from functools import cached_property
 from typing import Annotated, Callable, NamedTuple, Optional
 
 import numpy as np
@@ -306,19 +305,11 @@ class LinReg(Task):
         super().__init__(dim, dataset=dataset, n_samples=n_samples, n_features=n_features, noise=noise,
                          val_fraction=val_fraction, data_seed=data_seed)
 
-    @cached_property
-    def _optimum(self):
+    def _compute_optimum(self):
         A = np.hstack([self.split.X_train, np.ones((len(self.split.y_train), 1))])
         x = np.linalg.lstsq(A, self.split.y_train, rcond=None)[0]
         return x, float(self(x))
 
-    @property
-    def x_opt(self):
-        return self._optimum[0].copy()
-
-    @property
-    def f_opt(self):
-        return self._optimum[1]
 
 
 class LogReg(Task):

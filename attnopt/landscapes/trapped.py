@@ -1,7 +1,6 @@
 """The report's testbed (section 2.2): a regression loss with a sine-wave trap on ||w||^2."""
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Annotated
 
 import numpy as np
@@ -85,8 +84,7 @@ class Trapped(Landscape):
         return self._mse_grad(X) + trap[:, None] * X
 
     # --- the global optimum ------------------------------------------------------------------
-    @cached_property
-    def _optimum(self) -> tuple[np.ndarray, float]:
+    def _compute_optimum(self) -> tuple[np.ndarray, float]:
         if not self._gram:
             return self._underdetermined_optimum()
         from scipy.optimize import minimize, minimize_scalar
@@ -155,10 +153,3 @@ class Trapped(Landscape):
         w = w_mn + np.sqrt(max(r_star - r_mn, 0.0)) * null / np.linalg.norm(null)
         return w, float(self(w))
 
-    @property
-    def x_opt(self):
-        return self._optimum[0].copy()
-
-    @property
-    def f_opt(self):
-        return self._optimum[1]
