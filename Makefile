@@ -9,12 +9,19 @@ SCALE  ?= full
 # see it; constraints.txt pins the torch that lies there, so no multi-GB CUDA build is downloaded.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: install run test test-fast bench clean-venv help
+.PHONY: install run test bench clean-venv help
 
 help:
 	@echo "make run  [ARGS='optimizer=gd landscape=sphere']   set up .venv and run the default experiment"
-	@echo "make test                                           run the test suite"
+	@echo "make test [ARGS='tests/test_cli.py']                run the test suite (or part of it)"
 	@echo "make bench                                          attention-search speed ratios"
+	@echo "Report targets take SCALE=full (default: the report's sizes) or SCALE=small (minutes):"
+	@echo "  make table1 fig1        Table 1 / Figure 1 + runtime ECDF (full: ~2.5 min on 2 cores)"
+	@echo "  make table4 fig5 fig4   hybrids on the trapped landscape (full: ~3 min)"
+	@echo "  make table2 fig2 fig3 table3   ML tasks and learning-rate search"
+	@echo "  make compare            outside baselines (full: 1,820 runs, ~40+ min with JOBS=2)"
+	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: HOURS on CPU)"
+	@echo "  make report             every table and figure above except compare and l2l"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
