@@ -44,10 +44,11 @@ class Oracle:
         self.g_evals += n_g
 
     def _track(self, X: np.ndarray, values) -> None:
-        values = np.atleast_1d(values)
-        lowest = values.min()
-        if lowest >= self.best_loss:  # the usual case, decided in one numpy call (False for NaN)
+        # The usual case (nothing new is best) is decided with one ufunc call; NaN compares False.
+        lowest = values if X.ndim == 1 else np.minimum.reduce(values)
+        if lowest >= self.best_loss:
             return
+        values = np.atleast_1d(values)
         finite = np.isfinite(values)
         if not finite.any():
             return

@@ -55,7 +55,7 @@ class Rastrigin(_ZeroOptimum):
     init_bounds = (-5.12, 5.12)
 
     def _value(self, X):
-        return _sqnorm(X) - 10.0 * np.cos(TWO_PI * X).sum(axis=1) + 10.0 * self.dim
+        return _sqnorm(X) - 10.0 * np.add.reduce(np.cos(TWO_PI * X), axis=1) + 10.0 * self.dim
 
     def _grad(self, X):
         return 2.0 * X + 20.0 * np.pi * np.sin(TWO_PI * X)

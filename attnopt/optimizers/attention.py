@@ -69,7 +69,7 @@ def sampled_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting, 
         trials += x
         losses = oracle.f(trials)
         alpha = weigh(losses)
-        x_new = x + eta * (alpha @ trials - alpha.sum() * x)
+        x_new = x + eta * (alpha @ trials - np.add.reduce(alpha) * x)
         return AttentionState(x_new, float(oracle.f(x_new))), "attention"
 
     return Optimizer(init, step)
