@@ -1,4 +1,5 @@
-"""`attnopt report DIR`: every registered table and figure from the run directories under DIR.
+"""`attnopt report DIR`: every registered table and figure from the run directories and experiment
+directories under DIR.
 
 The report reads files only. It finds the modules that register tables and figures by listing the
 ``attnopt.report`` package, so a new module (tables.py, figures.py, hybrids.py, ...) is picked up
@@ -20,8 +21,8 @@ import pandas as pd
 
 from attnopt import io
 from attnopt.errors import ConfigError
-from attnopt.report import RunDirWarning, load_runs, write_table
-from attnopt.report.registry import FIGURES, TABLES, NotApplicable
+from attnopt.report import RunDirWarning, SupersededWarning, find_experiments, load_runs, write_table
+from attnopt.report.registry import EXPERIMENT_OF, FIGURES, TABLES, NotApplicable
 
 # Modules of this package that do not register anything (importing them again is harmless anyway).
 _NOT_REGISTERING = {"registry", "build"}
@@ -88,20 +89,38 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
         raise ConfigError(f"report directory '{root}' does not exist; give a sweep or run directory")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunDirWarning)
+        warnings.simplefilter("always", SupersededWarning)
         runs, histories = load_runs(root, with_history=True)
+        # before duplicates are dropped: an experiment counts every run it lists, wherever else
+        # the same config was run
+        experiments = find_experiments(root, runs, histories)
     unreadable = []
     for w in caught:
-        if issubclass(w.category, RunDirWarning):
+        if issubclass(w.category, (RunDirWarning, SupersededWarning)):
             _warn(str(w.message))
-            unreadable.append(str(w.message))
+            if issubclass(w.category, RunDirWarning):
+                unreadable.append(str(w.message))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if runs.empty:
+    if runs.empty and not experiments:
         raise ConfigError(f"no finished runs under '{root}' (a run directory is finished once it has summary.json)")
-    runs = _drop_duplicates(runs)
-    histories = {k: v for k, v in histories.items() if k in set(runs["run_dir"])}
+    written = []
+    if not runs.empty:
+        runs = _drop_duplicates(runs)
+        histories = {k: v for k, v in histories.items() if k in set(runs["run_dir"])}
+        written.append(io.write_csv(out / f"{runs_name}.csv", runs))
 
-    written = [io.write_csv(out / f"{runs_name}.csv", runs)]
+    def build(fn):
+        experiment = EXPERIMENT_OF.get(fn)
+        if experiment is not None:
+            if experiment not in experiments:
+                raise NotApplicable(f"needs the results of experiment {experiment} (a directory with an "
+                                    f"experiment.json naming it); none under {root}")
+            return fn(experiments[experiment])
+        if runs.empty:
+            raise NotApplicable(f"needs run directories; none under {root}")
+        return fn(runs, histories)
+
     failed, skipped = [], {}
     jobs = [("table", n) for n in table_names] + [("figure", n) for n in figure_names]
     from tqdm.auto import tqdm
@@ -109,11 +128,11 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
     for kind, name in tqdm(jobs, desc="report", unit="item", disable=not progress or len(jobs) < 2, leave=False):
         try:
             if kind == "table":
-                written.extend(write_table(TABLES[name](runs, histories), out, name))
+                written.extend(write_table(build(TABLES[name]), out, name))
             else:
                 import matplotlib.pyplot as plt
 
-                fig = FIGURES[name](runs, histories)
+                fig = build(FIGURES[name])
                 written.append(io.write_figure(out / f"{name}.png", fig))
                 plt.close(fig)
         except NotApplicable as exc:
@@ -123,7 +142,8 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
             failed.append(name)
             traceback.print_exc()
             _warn(f"{kind} {name} failed ({type(exc).__name__}: {exc}); the other items are still written")
-    print(f"report of {len(runs)} runs from {root}: wrote {', '.join(str(p) for p in written)}", flush=True)
+    found = f" and experiments {', '.join(sorted(experiments))}" if experiments else ""
+    print(f"report of {len(runs)} runs{found} from {root}: wrote {', '.join(str(p) for p in written)}", flush=True)
     return {"written": written, "failed": failed, "skipped": skipped, "unreadable": unreadable}
 
 

@@ -1,0 +1,239 @@
+"""Report Tables 2-3 and Figures 2-3 (sections 2.5.1-2.5.3, 2.5.5), from the experiment directories
+that `python -m attnopt.experiments.ml table2|fig2|fig3|table3` (`make table2 ...`) writes.
+
+The plain functions take loaded runs (``table2``, ``fig2``, ``fig3``) or the learning-rate search's
+result tables (``fig_hpo``); the registered ones take an experiment's directory, so `attnopt report`
+and the make targets build the same files from the same inputs.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from attnopt.report import ExperimentResults, median_band  # noqa: E402
+from attnopt.report.registry import figure, table  # noqa: E402
+
+# --- Table 2 ------------------------------------------------------------------------------------
+
+
+def _nice_ceiling(x: float, digits: int = 2) -> float:
+    """x rounded up to ``digits`` significant digits (0.51234 -> 0.52)."""
+    if not math.isfinite(x) or x <= 0:
+        return x
+    scale = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return math.ceil(x / scale - 1e-9) * scale
+
+
+def auto_target(runs: pd.DataFrame, histories: dict) -> float:
+    """The highest lowest-training-loss of any run, rounded up to 2 significant digits: a loss
+    every run of every method reaches, so times to target are finite and comparable."""
+    return _nice_ceiling(max(float(histories[d]["loss"].min()) for d in runs["run_dir"]))
+
+
+def table2(runs: pd.DataFrame, histories: dict, target: Optional[float] = None) -> pd.DataFrame:
+    """Report Table 2, per optimizer, medians over seeds. Per-iteration costs exclude the initial
+    evaluation; "to target" is the first iteration whose iterate's training loss is <= target
+    (with a given target, runs that never get there count as infinitely slow: a median is inf when
+    half of them never do)."""
+    target = auto_target(runs, histories) if target is None else float(target)
+    rows = []
+    for run in runs.itertuples(index=False):
+        h = histories[run.run_dir]
+        it = max(int(run.iters), 1)
+        hit = np.flatnonzero(h["loss"].to_numpy(float) <= target)
+        first = int(hit[0]) if hit.size else None
+        rows.append({
+            "optimizer": run.optimizer,
+            "time_per_iter_ms": 1e3 * (h["time_s"].iloc[-1] - h["time_s"].iloc[0]) / it,
+            "f_evals_per_iter": (h["f_evals"].iloc[-1] - h["f_evals"].iloc[0]) / it,
+            "g_evals_per_iter": (h["g_evals"].iloc[-1] - h["g_evals"].iloc[0]) / it,
+            "reached": first is not None,
+            "iters_to_target": h["iter"].iloc[first] if first is not None else np.inf,
+            "evals_to_target": (h["f_evals"] + h["g_evals"]).iloc[first] if first is not None else np.inf,
+            "time_to_target_s": h["time_s"].iloc[first] if first is not None else np.inf,
+            "final_train_loss": run.final_loss,
+            "final_val_loss": run.val_loss,
+            "final_val_accuracy": getattr(run, "val_accuracy", np.nan),
+        })
+    per_run = pd.DataFrame(rows)
+    g = per_run.groupby("optimizer", sort=False)
+    out = g.median(numeric_only=True).drop(columns="reached")
+    out.insert(0, "seeds", g.size())
+    out.insert(1, "target", target)
+    out.insert(2, "reached", g["reached"].sum().astype(int).astype(str) + "/" + g.size().astype(str))
+    return out.reset_index()
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+COLORS = {"gd": "tab:blue", "attention": "tab:orange", "attention_explore": "tab:red"}
+LABELS = {"gd": "GD (backprop)", "attention": "attention search", "attention_explore": "enhanced attention search"}
+
+
+def fig2(runs: pd.DataFrame, histories: dict):
+    """Training loss of linear and logistic regression, GD vs attention search, median and IQR
+    over seeds, against iterations (left) and evaluations (right)."""
+    tasks = [t for t in ("linreg", "logreg") if t in set(runs["landscape"])]
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(11, 3.8 * len(tasks)), squeeze=False)
+    for row, task in zip(axes, tasks):
+        sub = runs[runs["landscape"] == task]
+        f_opt = pd.to_numeric(sub["f_opt"], errors="coerce")
+        shift = float(f_opt.iloc[0]) if f_opt.notna().all() else 0.0
+        for opt, grp in sub.groupby("optimizer", sort=False):
+            hs = [histories[d] for d in grp["run_dir"]]
+            for ax, x in zip(row, ("iter", "evals")):
+                median_band(ax, hs, x, "loss", f"{LABELS.get(opt, opt)} ({len(hs)} seeds)", shift=shift,
+                            color=COLORS.get(opt))
+        data = sub["landscape.dataset"].iloc[0] if "landscape.dataset" in sub else ""
+        what = "linear regression (MSE)" if task == "linreg" else "logistic regression (BCE)"
+        for ax, xlabel in zip(row, ("iteration", "evaluations (function + gradient)")):
+            ax.set_yscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("training loss − f*" if shift else "training loss")
+            ax.set_title(f"{what}, {data}, d={int(sub['dimension'].iloc[0])}")
+            ax.grid(True, which="both", alpha=0.3)
+            if shift:  # GD reaches the least-squares optimum to rounding; show down to there, not below
+                ax.set_ylim(bottom=1e-14)
+        row[1].set_xscale("log")
+        row[0].legend()
+    fig.suptitle("Figure 2: gradient descent vs attention search (median, IQR band over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def fig3(runs: pd.DataFrame, histories: dict):
+    """Final training and validation loss, time and evaluations per iteration against the number of
+    parameters, logistic regression on generated data; median with IQR bars over seeds."""
+    per_run = runs.assign(
+        time_ms=[1e3 * (histories[d]["time_s"].iloc[-1] - histories[d]["time_s"].iloc[0]) / max(i, 1)
+                 for d, i in zip(runs["run_dir"], runs["iters"])],
+        evals_per_iter=[((histories[d]["f_evals"] + histories[d]["g_evals"]).iloc[-1]
+                         - (histories[d]["f_evals"] + histories[d]["g_evals"]).iloc[0]) / max(i, 1)
+                        for d, i in zip(runs["run_dir"], runs["iters"])],
+    )
+    panels = [("final_loss", "final training loss", "log"), ("val_loss", "final validation loss", "log"),
+              ("time_ms", "time per iteration (ms)", "log"),
+              ("evals_per_iter", "evaluations per iteration (function + gradient)", "linear")]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    iters = int(runs["iters"].median())
+    for ax, (col, label, yscale) in zip(axes.flat, panels):
+        for opt, grp in per_run.groupby("optimizer", sort=False):
+            stats = grp.groupby("dimension")[col].quantile([0.25, 0.5, 0.75]).unstack()
+            d = stats.index.to_numpy(float)
+            ax.errorbar(d, stats[0.5], yerr=[stats[0.5] - stats[0.25], stats[0.75] - stats[0.5]], marker="o",
+                        capsize=3, color=COLORS.get(opt), label=f"{LABELS.get(opt, opt)}")
+        ax.set_xscale("log")
+        ax.set_yscale(yscale)
+        if yscale == "linear":
+            ax.set_ylim(bottom=0)
+        ax.set_xlabel("parameters (features + 1)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0, 0].legend()
+    seeds = int(runs.groupby(["optimizer", "dimension"]).size().min())
+    fig.suptitle(f"Figure 3: logistic regression on generated data as the dimension grows "
+                 f"({iters} iterations; median, IQR bars over {seeds} seeds)")
+    fig.tight_layout()
+    return fig
+
+
+HPO_COLORS = {"grid": "tab:green", "random": "tab:gray", "attention": "tab:orange", "tpe": "tab:purple"}
+
+
+def fig_hpo(results: pd.DataFrame, trials: pd.DataFrame, seed: int = 0):
+    """What Table 3 measured: left, one seed's validation loss against the learning rate (the
+    reference grid), every rate each method tried and the one it chose; right, each method's regret
+    on every seed."""
+    methods = list(results["method"].unique())
+    fig = plt.figure(figsize=(12.5, 5.2))
+    gs = fig.add_gridspec(2, 2, height_ratios=[3, 1.2], width_ratios=[1.5, 1], hspace=0.08)
+    curve_ax = fig.add_subplot(gs[0, 0])
+    strip_ax = fig.add_subplot(gs[1, 0], sharex=curve_ax)
+    right = fig.add_subplot(gs[:, 1])
+    ref = trials[(trials["method"] == "reference") & (trials["seed"] == seed)]
+    finite = ref["val_loss"][np.isfinite(ref["val_loss"])]
+    if len(finite):
+        curve_ax.plot(ref["lr"], ref["val_loss"], color="black", lw=1.2, label="validation loss (reference grid)")
+        curve_ax.set_ylim(0.97 * finite.min(), min(finite.max(), 4 * finite.min()) * 1.05)
+    for k, m in enumerate(methods):
+        tried = trials[(trials["method"] == m) & (trials["seed"] == seed)]
+        strip_ax.scatter(tried["lr"], np.full(len(tried), k), marker="|", s=150, color=HPO_COLORS.get(m))
+        chosen = results[(results["method"] == m) & (results["seed"] == seed)]
+        curve_ax.scatter(chosen["best_lr"], chosen["min_val_loss"], marker="*", s=170, color=HPO_COLORS.get(m),
+                         edgecolor="black", linewidth=0.5, zorder=5, label=f"{m}'s choice")
+        strip_ax.scatter(chosen["best_lr"], [k], marker="*", s=120, color=HPO_COLORS.get(m), edgecolor="black",
+                         linewidth=0.5, zorder=5)
+    curve_ax.set_xscale("log")
+    curve_ax.set_ylabel("validation loss")
+    curve_ax.set_title(f"seed {seed}: loss after the GD steps against the rate (right of the wall: diverged)",
+                       fontsize=10)
+    curve_ax.grid(True, which="both", alpha=0.3)
+    curve_ax.legend(fontsize=8, loc="upper right")
+    plt.setp(curve_ax.get_xticklabels(), visible=False)
+    strip_ax.set_yticks(range(len(methods)), methods)
+    strip_ax.set_ylim(len(methods) - 0.5, -0.5)
+    strip_ax.set_xlabel("learning rate (ticks: rates each method tried)")
+    strip_ax.grid(True, which="both", axis="x", alpha=0.3)
+    positive = results["regret"][results["regret"] > 0]
+    floor = max(float(positive.min()) if len(positive) else 1e-12, 1e-12)
+    for k, m in enumerate(methods):
+        r = results.loc[results["method"] == m, "regret"].clip(lower=floor).to_numpy()
+        jitter = np.random.default_rng(k).uniform(-0.15, 0.15, len(r))
+        right.scatter(np.full(len(r), k) + jitter, r, color=HPO_COLORS.get(m), alpha=0.8)
+        right.hlines(np.median(r), k - 0.3, k + 0.3, color="black", lw=2)
+    right.set_yscale("log")
+    right.set_xticks(range(len(methods)), methods)
+    right.set_ylabel("regret (min val loss - reference grid's)")
+    right.set_title(f"all {results['seed'].nunique()} seeds, bar = median, "
+                    f"{int(results['evals'].median())} evaluations each", fontsize=10)
+    right.grid(True, which="both", axis="y", alpha=0.3)
+    fig.suptitle("Table 3: learning-rate search with equal budgets")
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.11, top=0.88, wspace=0.25)
+    return fig
+
+
+# --- what `attnopt report` builds from the experiment directories ---------------------------------
+#: result files of the learning-rate search (Table 3), listed in its experiment.json
+HPO_RESULTS, HPO_TRIALS = "results.csv", "trials.csv"
+
+
+@table("table2", experiment="table2")
+def table2_of(results: ExperimentResults) -> pd.DataFrame:
+    """Table 2 at the target the experiment was run with (None: the automatic one)."""
+    return table2(results.runs, results.histories, results.settings.get("target"))
+
+
+@figure("fig2", experiment="fig2")
+def fig2_of(results: ExperimentResults) -> plt.Figure:
+    return fig2(results.runs, results.histories)
+
+
+@figure("fig3", experiment="fig3")
+def fig3_of(results: ExperimentResults) -> plt.Figure:
+    return fig3(results.runs, results.histories)
+
+
+@table("table3", experiment="table3")
+def table3_of(results: ExperimentResults) -> pd.DataFrame:
+    """Table 3: `attnopt hpo`'s summary of the search results, medians over seeds."""
+    # the same summary `attnopt hpo` prints; imported here, not above, because attnopt.hpo imports the
+    # landscapes and optimizers (~2 s), which the report otherwise never needs
+    from attnopt.hpo import summarize
+
+    return summarize(pd.read_csv(results.file(HPO_RESULTS)))
+
+
+@figure("table3_search", experiment="table3")
+def table3_search_of(results: ExperimentResults) -> plt.Figure:
+    return fig_hpo(pd.read_csv(results.file(HPO_RESULTS)), pd.read_csv(results.file(HPO_TRIALS)))
+
+
+__all__ = ["table2", "auto_target", "fig2", "fig3", "fig_hpo", "table2_of", "fig2_of", "fig3_of", "table3_of",
+           "table3_search_of", "HPO_RESULTS", "HPO_TRIALS"]
