@@ -21,11 +21,12 @@ from omegaconf import DictConfig, OmegaConf
 
 import attnopt
 from attnopt import io, landscapes, optimizers
+from attnopt.backend import ArraySpec
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
 from attnopt.optimizers.base import Optimizer
 from attnopt.params import bind, ge
-from attnopt.runner import Budget, Result, run
+from attnopt.runner import Budget, Result, check_arrays, check_x0, run
 
 
 @dataclass
@@ -42,6 +43,7 @@ class RunSpec:
     plot: bool
     config: dict  # the resolved config, hydra node excluded
     resume: bool = True  # skip the run when a complete run of the same config exists (attnopt.sweep)
+    arrays: ArraySpec = ArraySpec()  # numpy or torch, device, dtype
 
 
 def _settings(
@@ -55,6 +57,9 @@ def _settings(
     progress: Union[bool, str] = "auto",
     plot: bool = True,
     resume: bool = True,
+    backend: str = "numpy",
+    device: str = "cpu",
+    dtype: str = "float64",
 ):
     """The top-level keys of a run config (its signature is the schema)."""
 
@@ -81,12 +86,18 @@ def build(cfg: DictConfig) -> RunSpec:
     optimizer_name, optimizer_params = _named_section(s["optimizer"], "optimizer", optimizers.names())
     landscape = landscapes.make(landscape_name, s["dimension"], **landscape_params)
     optimizer = optimizers.make(optimizer_name, **optimizer_params)
+    arrays = ArraySpec(str(s["backend"]), str(s["device"]), str(s["dtype"]))
+    check_arrays(optimizer, arrays, f"optimizer={optimizer_name}")
     if s["x0"] is not None:
-        from attnopt.runner import check_x0
-
         check_x0(s["x0"], s["dimension"])
     return RunSpec(landscape, optimizer, optimizer_name, landscape_name, s["dimension"], s["seed"], s["x0"], budget,
-                   s["progress"], s["plot"], plain, s["resume"])
+                   s["progress"], s["plot"], plain, s["resume"], arrays)
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
 
 
 def environment() -> dict:
@@ -102,6 +113,7 @@ def environment() -> dict:
         "scipy": scipy.__version__,
         "pandas": pandas.__version__,
         "hydra": _hydra.__version__,
+        "torch": _torch_version(),
         "platform": platform.platform(),
     }
     try:
@@ -129,6 +141,9 @@ def summary_of(spec: RunSpec, result: Result) -> dict:
         "g_evals": result.g_evals,
         "time_s": result.time_s,
         "status": result.status,
+        "backend": spec.arrays.backend,
+        "device": spec.arrays.device,
+        "dtype": spec.arrays.dtype,
         **result.final_metrics,
     }
 
@@ -136,7 +151,8 @@ def summary_of(spec: RunSpec, result: Result) -> dict:
 def execute(spec: RunSpec, out_dir: Path) -> dict:
     """Run one job and write its directory: config.yaml, history.csv, loss.png, summary.json (last)."""
     progress = sys.stderr.isatty() if spec.progress == "auto" else bool(spec.progress)
-    result = run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, progress=progress)
+    result = run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, progress=progress,
+                 arrays=spec.arrays)
     summary = summary_of(spec, result)
     io.write_text(out_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(spec.config)))
     io.write_csv(out_dir / "history.csv", result.history)

@@ -12,6 +12,8 @@ from typing import Optional
 
 import numpy as np
 
+from attnopt.backend import copy, to_numpy
+
 
 class BudgetExhausted(Exception):
     """The evaluation budget cannot pay for the requested evaluations."""
@@ -44,6 +46,8 @@ class Oracle:
         self.g_evals += n_g
 
     def _track(self, X: np.ndarray, values) -> None:
+        # Values are n numbers: looked at on the host whatever the device (torch tensors included).
+        values = to_numpy(values)
         # The usual case (nothing new is best) is decided with one ufunc call; NaN compares False.
         lowest = values if X.ndim == 1 else np.minimum.reduce(values)
         if lowest >= self.best_loss:
@@ -55,7 +59,7 @@ class Oracle:
         i = int(np.argmin(np.where(finite, values, np.inf)))
         if values[i] < self.best_loss:
             self.best_loss = float(values[i])
-            self.best_x = np.array(X if X.ndim == 1 else X[i], dtype=float, copy=True)
+            self.best_x = copy(X if X.ndim == 1 else X[i])  # in X's own array type: no device transfer
 
     @staticmethod
     def _rows(X: np.ndarray) -> int:

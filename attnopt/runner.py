@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from attnopt import optimizers as optimizers_mod
+from attnopt.backend import ArraySpec, to_numpy
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
 from attnopt.optimizers.base import Optimizer
@@ -79,7 +80,7 @@ class Budget:
 
 def check_x0(x0, dim: int) -> np.ndarray:
     try:
-        arr = np.asarray(x0, dtype=float)
+        arr = np.asarray(to_numpy(x0), dtype=float)
     except (TypeError, ValueError):
         raise ConfigError(f"x0={x0!r} is invalid: expected a list of {dim} numbers") from None
     if arr.ndim == 0 and dim == 1:
@@ -100,6 +101,15 @@ def seeded_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]
     return np.random.default_rng(x0_seq), np.random.default_rng(opt_seq)
 
 
+def check_arrays(optimizer: Optimizer, arrays: ArraySpec, name: str = "this optimizer") -> None:
+    """Refuse, in one line, an array type the optimizer cannot compute with."""
+    if not optimizer.any_backend and not arrays.is_default:
+        raise ConfigError(
+            f"backend={arrays.backend} dtype={arrays.dtype} is invalid for {name}: it runs on numpy float64 "
+            "only; use backend=numpy dtype=float64"
+        )
+
+
 def run(
     landscape: Landscape,
     optimizer: Optimizer,
@@ -108,9 +118,15 @@ def run(
     seed: int = 0,
     budget: Budget = Budget(),
     progress: bool = False,
+    arrays: ArraySpec = ArraySpec(),
 ) -> Result:
+    """Run ``optimizer`` on ``landscape`` until ``budget`` ends. ``arrays`` chooses the array type
+    the run computes in (numpy or torch, device, dtype); x0 is drawn, or checked, as float64 numpy
+    and then converted, so a seed gives the same start on every backend."""
+    check_arrays(optimizer, arrays)
     x0_rng, opt_rng = seeded_streams(seed)
     x0 = landscape.sample_x0(x0_rng) if x0 is None else check_x0(x0, landscape.dim)
+    x0 = arrays.asarray(x0)
     oracle = Oracle(landscape, budget.max_evals)
     # Overflow and NaN are outcomes here, not errors: the loop turns a non-finite loss into
     # status "diverged" and the weightings give non-finite trials weight 0, so numpy's warnings
@@ -184,9 +200,9 @@ def _loop(landscape, optimizer, x0, oracle, opt_rng, budget, progress) -> Result
     if extras:
         history = pd.concat([history, pd.DataFrame(extras)], axis=1)
     return Result(
-        x=np.asarray(state.x, dtype=float),
+        x=np.asarray(to_numpy(state.x), dtype=float),
         loss=float(state.loss),
-        best_x=oracle.best_x,
+        best_x=None if oracle.best_x is None else np.asarray(to_numpy(oracle.best_x), dtype=float),
         best_loss=float(oracle.best_loss),
         history=history,
         f_evals=oracle.f_evals,
@@ -211,9 +227,15 @@ def minimize(
     tol: Optional[float] = None,
     patience: int = 100,
     progress: bool = False,
+    backend: str = "numpy",
+    device: str = "cpu",
+    dtype: str = "float64",
     **optimizer_params: Any,
 ) -> Result:
     """Minimise ``landscape`` with a named optimizer, scipy style.
+
+    ``backend="torch"`` (with ``device="cuda"`` where present, ``dtype="float32"``) runs the
+    landscape and the optimizer on torch tensors; the result holds numpy arrays either way.
 
     >>> from attnopt import landscapes, minimize
     >>> res = minimize(landscapes.make("sphere", 5), "gd", lr=0.1, max_iters=200)
@@ -224,12 +246,17 @@ def minimize(
         raise ConfigError(
             f"landscape={landscape!r} is invalid: pass a Landscape, e.g. attnopt.landscapes.make('rastrigin', 10)"
         )
+    name = "this optimizer"
     if isinstance(optimizer, str):
+        name = f"optimizer={optimizer}"
         optimizer = optimizers_mod.make(optimizer, **optimizer_params)
     elif optimizer_params:
         raise ConfigError("optimizer parameters are only accepted with an optimizer name")
+    arrays = ArraySpec(backend, device, dtype)
+    check_arrays(optimizer, arrays, name)
     budget = Budget(max_iters, max_evals, target, time_limit, tol, patience)
-    return run(landscape, optimizer, x0=x0, seed=seed, budget=budget, progress=progress)
+    return run(landscape, optimizer, x0=x0, seed=seed, budget=budget, progress=progress,
+               arrays=arrays)
 
 
 __all__ = ["Budget", "Result", "run", "minimize"]

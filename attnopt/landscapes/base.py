@@ -4,6 +4,10 @@ A landscape is a batched objective: ``f(X)`` maps an ``(n, d)`` array to ``(n,)`
 ``f.grad(X)`` to the ``(n, d)`` analytic gradient; a single ``(d,)`` point gives a scalar / ``(d,)``.
 Subclasses implement only ``_value`` and ``_grad`` on 2-D float arrays; the shape handling lives
 here so that no landscape re-implements it.
+
+Points may be numpy arrays or torch tensors (any device, float32 or float64): formulas use the
+array-API namespace of their input (:func:`attnopt.backend.namespace`) and numpy constants are
+converted once per device and dtype by :meth:`Landscape.const`, so the result has the input's type.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from attnopt import backend
 from attnopt.errors import ConfigError
 
 
@@ -48,15 +53,31 @@ class Landscape:
     def _grad(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _as_batch(self, X) -> tuple[np.ndarray, bool]:
-        X = np.asarray(X)
-        if X.dtype.kind not in "fc":
-            X = X.astype(np.float64)
+    def const(self, array: np.ndarray, X):
+        """The numpy constant ``array`` (data, scales) in ``X``'s backend, dtype and device,
+        converted once per device and dtype (numpy float64 input gets ``array`` itself)."""
+        if isinstance(X, np.ndarray):
+            return array if array.dtype == X.dtype else backend.like(array, X)
+        cache = self.__dict__.setdefault("_const_cache", {})
+        key = (id(array), str(X.device), X.dtype)
+        if key not in cache:
+            cache[key] = (array, backend.like(array, X))  # keeps ``array`` alive so its id stays unique
+        return cache[key][1]
+
+    def _as_batch(self, X):
+        if not isinstance(X, np.ndarray) and hasattr(X, "device"):  # a torch tensor: stays one
+            if not X.is_floating_point():
+                X = X.double()
+        else:
+            X = np.asarray(X)
+            if X.dtype.kind not in "fc":
+                X = X.astype(np.float64)
         single = X.ndim == 1
         if single:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.dim:
-            raise ValueError(f"{self.name}: expected points of shape (n, {self.dim}) or ({self.dim},), got {np.shape(X)}")
+            raise ValueError(
+                f"{self.name}: expected points of shape (n, {self.dim}) or ({self.dim},), got {tuple(X.shape)}")
         return X, single
 
     def __call__(self, X):

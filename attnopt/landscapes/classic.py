@@ -3,19 +3,23 @@
 All are written so that every dimension from 1 to well beyond 100,000 gives finite values:
 Ackley uses means rather than sums, and Griewank's cosine product is formed from prefix/suffix
 products so its gradient never divides by a cosine that underflowed or is zero.
+
+Formulas use the array-API namespace ``xp`` of their input, so they run unchanged on numpy arrays
+and torch tensors (:mod:`attnopt.backend`).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from attnopt.backend import namespace, rowsum
 from attnopt.landscapes.base import Landscape
 
 TWO_PI = 2.0 * np.pi
 
 
 def _sqnorm(X: np.ndarray) -> np.ndarray:
-    """Row-wise squared norms in one C call without a temporary (einsum parses its spec in Python)."""
-    return np.vecdot(X, X)
+    """Row-wise squared norms in one call without a temporary (einsum parses its spec in Python)."""
+    return namespace(X).vecdot(X, X)
 
 
 class _ZeroOptimum(Landscape):
@@ -55,10 +59,10 @@ class Rastrigin(_ZeroOptimum):
     init_bounds = (-5.12, 5.12)
 
     def _value(self, X):
-        return _sqnorm(X) - 10.0 * np.add.reduce(np.cos(TWO_PI * X), axis=1) + 10.0 * self.dim
+        return _sqnorm(X) - 10.0 * rowsum(namespace(X).cos(TWO_PI * X)) + 10.0 * self.dim
 
     def _grad(self, X):
-        return 2.0 * X + 20.0 * np.pi * np.sin(TWO_PI * X)
+        return 2.0 * X + 20.0 * np.pi * namespace(X).sin(TWO_PI * X)
 
 
 class Ackley(_ZeroOptimum):
@@ -73,21 +77,24 @@ class Ackley(_ZeroOptimum):
     init_bounds = (-32.768, 32.768)
 
     def _parts(self, X):
-        r = np.sqrt(_sqnorm(X) / self.dim)
-        c = np.cos(TWO_PI * X).mean(axis=1)
+        xp = namespace(X)
+        r = xp.sqrt(_sqnorm(X) / self.dim)
+        c = rowsum(xp.cos(TWO_PI * X)) / self.dim
         return r, c
 
     def _value(self, X):
+        xp = namespace(X)
         r, c = self._parts(X)
         # Grouped as 20 (1 - e^{-0.2 r}) + (e - e^c) so both terms vanish exactly at the optimum.
-        # max(., 0): in float32, exp(1) rounds below e and would leave -2e-7 at the optimum.
-        return np.maximum(20.0 * -np.expm1(-0.2 * r) + (np.e - np.exp(c)), 0.0)
+        # clip at 0: in float32, exp(1) rounds below e and would leave -2e-7 at the optimum.
+        return xp.clip(20.0 * -xp.expm1(-0.2 * r) + (np.e - xp.exp(c)), min=0.0)
 
     def _grad(self, X):
+        xp = namespace(X)
         r, c = self._parts(X)
-        safe_r = np.where(r > 0, r, 1.0)
-        radial = np.where(r > 0, 4.0 * np.exp(-0.2 * r) / (self.dim * safe_r), 0.0)
-        return radial[:, None] * X + (TWO_PI / self.dim) * np.exp(c)[:, None] * np.sin(TWO_PI * X)
+        safe_r = xp.where(r > 0, r, 1.0)
+        radial = xp.where(r > 0, 4.0 * xp.exp(-0.2 * r) / (self.dim * safe_r), 0.0)
+        return radial[:, None] * X + (TWO_PI / self.dim) * xp.exp(c)[:, None] * xp.sin(TWO_PI * X)
 
 
 class Griewank(_ZeroOptimum):
@@ -104,24 +111,21 @@ class Griewank(_ZeroOptimum):
         super().__init__(dim)
         self._inv_sqrt_i = 1.0 / np.sqrt(np.arange(1, self.dim + 1, dtype=np.float64))
 
-    def _scales(self, X):
-        """1/sqrt(i) in X's precision, so float32 input stays float32."""
-        return self._inv_sqrt_i if X.dtype == self._inv_sqrt_i.dtype else self._inv_sqrt_i.astype(X.dtype)
-
     def _value(self, X):
-        prod = np.prod(np.cos(X * self._scales(X)), axis=1)
-        return np.maximum(1.0 + _sqnorm(X) / 4000.0 - prod, 0.0)
+        xp = namespace(X)
+        prod = xp.prod(xp.cos(X * self.const(self._inv_sqrt_i, X)), axis=1)
+        return xp.clip(1.0 + _sqnorm(X) / 4000.0 - prod, min=0.0)
 
     def _grad(self, X):
-        inv_sqrt_i = self._scales(X)
+        xp = namespace(X)
+        inv_sqrt_i = self.const(self._inv_sqrt_i, X)
         Z = X * inv_sqrt_i
-        cos = np.cos(Z)
+        cos = xp.cos(Z)
         # prod_{i != j} cos_i as prefix * suffix products: exact even where cos_j is 0 or the
         # whole product underflows, unlike prod / cos_j.
-        ones = np.ones((X.shape[0], 1), dtype=X.dtype)
-        prefix = np.cumprod(np.concatenate([ones, cos[:, :-1]], axis=1), axis=1)
-        suffix = np.cumprod(np.concatenate([ones, cos[:, :0:-1]], axis=1), axis=1)[:, ::-1]
-        return X / 2000.0 + np.sin(Z) * inv_sqrt_i * prefix * suffix
+        prefix = xp.cumulative_prod(cos[:, :-1], axis=1, include_initial=True)
+        suffix = xp.flip(xp.cumulative_prod(xp.flip(cos[:, 1:], axis=1), axis=1, include_initial=True), axis=1)
+        return X / 2000.0 + xp.sin(Z) * inv_sqrt_i * prefix * suffix
 
 
 class Rosenbrock(Landscape):
@@ -146,14 +150,14 @@ class Rosenbrock(Landscape):
         if self.dim == 1:
             return (1.0 - X[:, 0]) ** 2
         head, tail = X[:, :-1], X[:, 1:]
-        return (100.0 * (tail - head**2) ** 2 + (1.0 - head) ** 2).sum(axis=1)
+        return rowsum(100.0 * (tail - head**2) ** 2 + (1.0 - head) ** 2)
 
     def _grad(self, X):
         if self.dim == 1:
             return -2.0 * (1.0 - X)
         head, tail = X[:, :-1], X[:, 1:]
         inner = tail - head**2
-        g = np.zeros_like(X)
+        g = namespace(X).zeros_like(X)
         g[:, :-1] = -400.0 * head * inner - 2.0 * (1.0 - head)
         g[:, 1:] += 200.0 * inner
         return g

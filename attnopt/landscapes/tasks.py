@@ -30,6 +30,7 @@ from typing import Annotated, Callable, NamedTuple, Optional
 import numpy as np
 import torch
 
+from attnopt.backend import to_numpy
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
 from attnopt.params import ge, gt, le, one_of
@@ -217,22 +218,35 @@ class Task(Landscape):
         # sigmoid + cross-entropy, fused so that confident wrong outputs give large, finite losses
         return torch.nn.functional.binary_cross_entropy_with_logits(out, y.expand_as(out), reduction="none").mean(-1)
 
+    def _data(self, X, key: str) -> torch.Tensor:
+        """A split array as a tensor where the computation for ``X`` runs (numpy input: the CPU
+        float64 copy made once; a tensor: converted once per device and dtype)."""
+        return self._t[key] if isinstance(X, np.ndarray) else self.const(getattr(self.split, key), X)
+
     @staticmethod
-    def _tensor(X: np.ndarray) -> torch.Tensor:
+    def _tensor(X) -> torch.Tensor:
+        if isinstance(X, torch.Tensor):
+            return X
         return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+
+    @staticmethod
+    def _like_input(X, t: torch.Tensor):
+        """Results in the input's array type: numpy in, numpy out; tensors stay tensors."""
+        return t.numpy() if isinstance(X, np.ndarray) else t
 
     # -- Landscape API ---------------------------------------------------------------------------
     @one_thread()
     def _value(self, X):
         with torch.no_grad():
-            return self._loss(self._outputs(self._tensor(X), self._t["X_train"]), self._t["y_train"]).numpy()
+            out = self._loss(self._outputs(self._tensor(X), self._data(X, "X_train")), self._data(X, "y_train"))
+        return self._like_input(X, out)
 
     @one_thread()
     def _value_and_grad(self, X):
-        theta = self._tensor(X).clone().requires_grad_(True)
-        losses = self._loss(self._outputs(theta, self._t["X_train"]), self._t["y_train"])
+        theta = self._tensor(X).detach().clone().requires_grad_(True)
+        losses = self._loss(self._outputs(theta, self._data(X, "X_train")), self._data(X, "y_train"))
         (grad,) = torch.autograd.grad(losses.sum(), theta)
-        return losses.detach().numpy(), grad.numpy()
+        return self._like_input(X, losses.detach()), self._like_input(X, grad)
 
     def _grad(self, X):
         return self._value_and_grad(X)[1]
@@ -246,12 +260,13 @@ class Task(Landscape):
         """Loss on the validation split, batched like the training loss (not an oracle evaluation)."""
         X, single = self._as_batch(X)
         with one_thread(), torch.no_grad():
-            out = self._loss(self._outputs(self._tensor(X), self._t["X_val"]), self._t["y_val"]).numpy()
+            out = self._loss(self._outputs(self._tensor(X), self._data(X, "X_val")), self._data(X, "y_val"))
+        out = self._like_input(X, out)
         return out[0] if single else out
 
     def metrics(self, x):
         with one_thread(), torch.no_grad():
-            out = self._outputs(self._tensor(np.asarray(x)[None, :]), self._t["X_val"])
+            out = self._outputs(self._tensor(to_numpy(x)[None, :]), self._t["X_val"])
             found = {"val_loss": float(self._loss(out, self._t["y_val"])[0])}
             if self.loss_kind == "bce":
                 found["val_accuracy"] = float(((out[0] > 0).double() == self._t["y_val"]).double().mean())

@@ -22,6 +22,7 @@ from typing import Annotated, Optional
 
 import numpy as np
 
+from attnopt.backend import to_numpy
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
 from attnopt.params import ge
@@ -75,14 +76,14 @@ class Transformed(Landscape):
 
     def to_base(self, X: np.ndarray) -> np.ndarray:
         """Map points of this landscape onto the base landscape's coordinates."""
-        Y = X - self._x_opt
+        Y = X - self.const(self._x_opt, X)
         if self.R is not None:
-            Y = Y @ self.R.T
-        Y += self._center
+            Y = Y @ self.const(self.R, X).T
+        Y += self.const(self._center, X)
         return Y
 
     def _back(self, G: np.ndarray) -> np.ndarray:
-        return G @ self.R if self.R is not None else G
+        return G @ self.const(self.R, G) if self.R is not None else G
 
     def _value(self, X):
         return self.base._value(self.to_base(X))
@@ -93,7 +94,7 @@ class Transformed(Landscape):
     def value_and_grad(self, X):
         X, single = self._as_batch(X)
         values, grads = self.base.value_and_grad(self.to_base(X))
-        grads = self._back(np.atleast_2d(grads))
+        grads = self._back(grads[None, :] if grads.ndim == 1 else grads)
         return (values[0], grads[0]) if single else (values, grads)
 
     def __repr__(self) -> str:
@@ -105,7 +106,7 @@ class _TransformedWithMetrics(Transformed):
     # A separate class so the runner, which asks the *type* whether metrics are overridden,
     # records no empty metric columns for landscapes without any.
     def metrics(self, x):
-        return self.base.metrics(self.to_base(np.asarray(x, dtype=float)[None, :])[0])
+        return self.base.metrics(self.to_base(np.asarray(to_numpy(x), dtype=float)[None, :])[0])
 
 
 def transform(base: Landscape, rotate: bool = False, shift: bool = False, transform_seed: int = 0) -> Landscape:

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import numpy as np
 
+from attnopt.backend import namespace
 from attnopt.landscapes.base import Landscape
 from attnopt.params import ge, gt
 
@@ -62,25 +63,28 @@ class Trapped(Landscape):
 
     def mse(self, X):
         X, single = self._as_batch(X)
+        xp = namespace(X)
         if self._gram:
-            out = np.einsum("ij,ij->i", X @ self.H, X) - 2.0 * X @ self.b + self.c
+            out = xp.vecdot(X @ self.const(self.H, X), X) - 2.0 * X @ self.const(self.b, X) + self.c
         else:
-            residual = X @ self.A.T - self.y
-            out = np.einsum("ij,ij->i", residual, residual) / self.n_samples
+            residual = X @ self.const(self.A, X).T - self.const(self.y, X)
+            out = xp.vecdot(residual, residual) / self.n_samples
         return out[0] if single else out
 
     def _mse_grad(self, X):
         if self._gram:
-            return 2.0 * (X @ self.H - self.b)
-        return (2.0 / self.n_samples) * (X @ self.A.T - self.y) @ self.A
+            return 2.0 * (X @ self.const(self.H, X) - self.const(self.b, X))
+        A = self.const(self.A, X)
+        return (2.0 / self.n_samples) * (X @ A.T - self.const(self.y, X)) @ A
 
     def _value(self, X):
-        r = np.einsum("ij,ij->i", X, X)
-        return self.mse(X) + self.lambda_osc * np.sin(self.scale_osc * r)
+        r = namespace(X).vecdot(X, X)
+        return self.mse(X) + self.lambda_osc * namespace(X).sin(self.scale_osc * r)
 
     def _grad(self, X):
-        r = np.einsum("ij,ij->i", X, X)
-        trap = 2.0 * self.lambda_osc * self.scale_osc * np.cos(self.scale_osc * r)
+        xp = namespace(X)
+        r = xp.vecdot(X, X)
+        trap = 2.0 * self.lambda_osc * self.scale_osc * xp.cos(self.scale_osc * r)
         return self._mse_grad(X) + trap[:, None] * X
 
     # --- the global optimum ------------------------------------------------------------------

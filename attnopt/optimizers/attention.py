@@ -11,6 +11,7 @@ from typing import Annotated, NamedTuple, Optional
 
 import numpy as np
 
+from attnopt import backend
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights as weightings
 from attnopt.optimizers.base import Optimizer
@@ -58,18 +59,20 @@ def sampled_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting, 
     scale = float(sigmas[0]) if uniform else sigmas[:, None]
 
     def init(x0, oracle, rng):
-        x0 = np.asarray(x0, dtype=float)
+        x0 = backend.as_point(x0)
         return AttentionState(x0, float(oracle.f(x0)))
 
     def step(state, oracle, rng):
         x = state.x
-        trials = rng.standard_normal((n, x.shape[0]))
+        trials = backend.normal(rng, (n, x.shape[0]), x)
         # In place: at d = 10,000 every extra pass over the (n, d) block costs ~5% of the step.
-        trials *= scale
+        trials *= scale if uniform else backend.like(scale, trials)
         trials += x
         losses = oracle.f(trials)
-        alpha = weigh(losses)
-        x_new = x + eta * (alpha @ trials - np.add.reduce(alpha) * x)
+        # Weights are computed on the host: n numbers, whatever the device of the trials.
+        alpha = weigh(backend.to_numpy(losses))
+        total = float(np.add.reduce(alpha))
+        x_new = x + eta * (backend.like(alpha, trials) @ trials - total * x)
         return AttentionState(x_new, float(oracle.f(x_new))), "attention"
 
     return Optimizer(init, step)
@@ -111,7 +114,7 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
         return float(np.mean(np.broadcast_to(np.asarray(high, float) - np.asarray(low, float), (oracle.dim,))))
 
     def init(x0, oracle, rng):
-        x0 = np.asarray(x0, dtype=float)
+        x0 = backend.as_point(x0)
         loss = float(oracle.f(x0))
         return AttentionState(x0, loss, scale=initial_scale(oracle), run_best=loss, best_x=x0, best_loss=loss)
 
@@ -119,13 +122,13 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
         x, d = state.x, state.x.shape[0]
         sig = trial_sigmas(state.restart)
         n = sig.shape[0]
-        trials = rng.standard_normal((n, d))
-        trials *= state.scale * sig
+        trials = backend.normal(rng, (n, d), x)
+        trials *= backend.like(state.scale * sig, trials)
         trials += x
-        losses = oracle.f(trials)
+        losses = backend.to_numpy(oracle.f(trials))  # n numbers: host-side bookkeeping is cheap
         alpha = weigh(losses)
         with np.errstate(over="ignore", invalid="ignore"):
-            x_new = x + eta * (alpha @ trials - alpha.sum() * x)
+            x_new = x + eta * (backend.like(alpha, trials) @ trials - float(alpha.sum()) * x)
         loss = float(oracle.f(x_new))
 
         scale, path = state.scale, state.path
@@ -143,8 +146,9 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
             chi_d = np.sqrt(d) * (1.0 - 1.0 / (4.0 * d) + 1.0 / (21.0 * d * d))
             y = (x_new - x) / (eta * state.scale * ref_sigma)
             path = (1.0 - c) * (0.0 if path is None else path) + np.sqrt(c * (2.0 - c) * mu_eff) * y
-            if np.all(np.isfinite(path)):
-                scale *= np.exp(min(1.0, (c / damps) * (np.linalg.norm(path) / chi_d - 1.0)))
+            norm = float(backend.namespace(path).linalg.vector_norm(path))
+            if np.isfinite(norm):
+                scale *= np.exp(min(1.0, (c / damps) * (norm / chi_d - 1.0)))
             else:
                 path = None
 
@@ -156,7 +160,7 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
         elif finite.any():
             step_x = trials[int(np.argmin(np.where(finite, losses, np.inf)))]
         if step_best < best_loss:
-            best_x, best_loss = step_x.copy(), step_best
+            best_x, best_loss = backend.copy(step_x), step_best
 
         run_best, stall = state.run_best, state.stall + 1
         if step_best < run_best - restart_tol * max(1.0, abs(run_best)):
@@ -168,7 +172,7 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
         stagnated = stall >= (restart_patience or int(100 + np.ceil(100.0 * d**1.5 / n)))
         if state.restart < restarts and (converged or stagnated or not np.isfinite(loss)):
             low, high = oracle.landscape.init_bounds
-            x0 = rng.uniform(low, high, size=d)
+            x0 = backend.uniform(rng, low, high, d, x)
             loss0 = float(oracle.f(x0))
             if loss0 < best_loss:
                 best_x, best_loss = x0, loss0

@@ -9,6 +9,9 @@ they evaluate through and a ``numpy.random.Generator``; they neither print nor w
 state is a NamedTuple with at least ``x`` (the current iterate) and ``loss`` (its loss), which is
 all the runner reads. ``step`` returns the new state and a short phase label (``"gd"``,
 ``"attention"``, ...) that the history records, so composite optimizers can say which part acted.
+
+The iterate's array type (numpy or torch, dtype, device) is the caller's choice: optimizers take
+it from x0 and draw their noise through :mod:`attnopt.backend`, so one implementation serves all.
 """
 from __future__ import annotations
 
@@ -24,3 +27,7 @@ StepFn = Callable[[State, Any, np.random.Generator], "tuple[State, str]"]
 class Optimizer(NamedTuple):
     init: InitFn
     step: StepFn
+    #: True when init/step compute only with the arrays they are given (numpy of any float dtype,
+    #: or torch tensors on any device; see attnopt.backend); False for wrappers of libraries that
+    #: work in numpy float64 (scipy, pycma), which then run only with the default array type.
+    any_backend: bool = True

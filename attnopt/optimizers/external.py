@@ -133,7 +133,7 @@ def cma(
             best_x, best_loss = X[i].copy(), float(values[i])
         return CMAState(X[i].copy(), float(values[i]), es, size, restarts, best_x, best_loss), phase
 
-    return Optimizer(init, step)
+    return Optimizer(init, step, any_backend=False)
 
 
 # --- scipy routines driven from a worker thread --------------------------------------------
@@ -260,7 +260,7 @@ def scipy_driven(routine: Routine, phase: str, evals_per_step: int) -> Optimizer
         x, loss = state.driver.resume(oracle)
         return ScipyState(x, loss, state.driver), phase
 
-    return Optimizer(init, step)
+    return Optimizer(init, step, any_backend=False)
 
 
 def _rng_kwarg(rng: np.random.Generator) -> dict:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Callable, NamedTuple
 
 import numpy as np
 
+from attnopt import backend
 from attnopt.optimizers.base import Optimizer
 from attnopt.params import ge, gt, le
 
@@ -27,7 +28,7 @@ Update = Callable[[np.ndarray, Any, int], "tuple[np.ndarray, Any]"]
 
 def first_order(update: Update, init_aux: Callable[[np.ndarray], Any], phase: str) -> Optimizer:
     def init(x0, oracle, rng):
-        x0 = np.asarray(x0, dtype=float)
+        x0 = backend.as_point(x0)
         loss, grad = oracle.value_and_grad(x0)
         return FirstOrderState(x0, float(loss), grad, 0, init_aux(x0))
 
@@ -60,7 +61,7 @@ def sgd(
     buf <- momentum * buf + g; x <- x - lr * buf (Nesterov: x <- x - lr * (g + momentum * buf))."""
 
     def update(g, buf, t):
-        buf = g.copy() if buf is None else momentum * buf + g
+        buf = backend.copy(g) if buf is None else momentum * buf + g
         direction = g + momentum * buf if nesterov else buf
         return -lr * direction, buf
 
@@ -90,7 +91,7 @@ def adam(
         v = v * beta2 + (1.0 - beta2) * (g * g)
         bias1 = 1.0 - beta1**t
         bias2_sqrt = np.sqrt(1.0 - beta2**t)
-        denom = np.sqrt(v) / bias2_sqrt + eps
+        denom = backend.namespace(v).sqrt(v) / bias2_sqrt + eps
         return -(lr / bias1) * (m / denom), (m, v)
 
-    return first_order(update, lambda x0: (np.zeros_like(x0), np.zeros_like(x0)), "adam")
+    return first_order(update, lambda x0: (backend.namespace(x0).zeros_like(x0),) * 2, "adam")

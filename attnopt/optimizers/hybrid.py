@@ -20,6 +20,7 @@ from typing import Annotated, Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
+from attnopt import backend
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights as weightings
 from attnopt.optimizers.attention import SIGMA_ADAPT, attention
@@ -226,8 +227,8 @@ def hybrid4(
     def step(state, oracle, rng):
         sub = state.sub
         with np.errstate(over="ignore", invalid="ignore"):
-            candidates = sub.x[None, :] - lrs[:, None] * sub.grad[None, :]
-        losses = oracle.f(candidates)
+            candidates = sub.x[None, :] - backend.like(lrs, sub.x)[:, None] * sub.grad[None, :]
+        losses = backend.to_numpy(oracle.f(candidates))
         if lr_choice == "best":
             finite = np.isfinite(losses)
             lr = float(lrs[np.argmin(np.where(finite, losses, np.inf))]) if finite.any() else 0.0

@@ -58,4 +58,4 @@ def learned(
             loss, grad = oracle.value_and_grad(x)
         return LearnedState(x, float(loss), grad, state.t + 1, inner), "learned"
 
-    return Optimizer(init, step)
+    return Optimizer(init, step, any_backend=False)
