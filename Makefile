@@ -89,11 +89,12 @@ fig4: $(STAMP)
 report: fig4
 
 # --- Learned optimizers (report 4: Figures 6 and 7, table l2l) ----------------------------------
-# make fig6 | fig7 | l2l   [SCALE=small|full] [REPORT_DIR=outputs/report] [L2L_ARGS=--retrain]
+# make fig6 | fig7 | l2l   [SCALE=small|full] [REPORT_DIR=outputs/report] [L2L_ARGS="--retrain --second-order"]
 # Meta-trained optimizers are saved with their config in outputs/l2l/<scale>/checkpoints/ and,
 # like the evaluations cached beside them, reused while their spec is unchanged. SCALE=small: all
 # three together in a few minutes on 2 cores. SCALE=full (784-128-10 MLP on 5,000 MNIST images,
 # 101,770 parameters, 10-step unrolls) is the optional long experiment: hours on CPU.
+# --second-order: second-order meta-gradients; its checkpoints and report files are named *-second-order.*
 L2L_TARGETS := fig6 fig7 l2l
 .PHONY: $(L2L_TARGETS)
 $(L2L_TARGETS): $(STAMP)
