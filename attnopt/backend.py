@@ -21,6 +21,7 @@ from attnopt.errors import ConfigError
 
 BACKENDS = ("numpy", "torch")
 DTYPES = ("float32", "float64")
+_FLOAT64 = np.dtype(np.float64)  # builtin dtypes are singletons: `is` is the cheapest test
 
 
 def is_numpy(a) -> bool:
@@ -45,8 +46,9 @@ def rowsum(X):
 
 
 def to_numpy(a) -> np.ndarray:
-    """A numpy view/copy of any backend's array (copies from GPU memory)."""
-    if isinstance(a, np.ndarray):
+    """A numpy view/copy of any backend's array (copies from GPU memory); numpy arrays and
+    scalars are returned as they are."""
+    if isinstance(a, (np.ndarray, np.generic)):
         return a
     if hasattr(a, "detach"):
         return a.detach().cpu().numpy()
@@ -71,7 +73,7 @@ def like(array: np.ndarray, ref):
     """The numpy constant ``array`` in ``ref``'s backend, dtype and device (no copy when it
     already is)."""
     if isinstance(ref, np.ndarray):
-        return array if array.dtype == ref.dtype else array.astype(ref.dtype)
+        return array if array.dtype is ref.dtype or array.dtype == ref.dtype else array.astype(ref.dtype)
     import torch
 
     return torch.as_tensor(array, dtype=ref.dtype, device=ref.device)
@@ -90,7 +92,7 @@ def _torch_generator(rng: np.random.Generator, device):
 def normal(rng: np.random.Generator, shape: tuple[int, ...], ref):
     """Standard normal noise of ``shape`` in ``ref``'s backend, dtype and device."""
     if isinstance(ref, np.ndarray):
-        if ref.dtype == np.float64:
+        if ref.dtype is _FLOAT64:
             return rng.standard_normal(shape)
         return rng.standard_normal(shape, dtype=ref.dtype)
     import torch

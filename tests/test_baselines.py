@@ -195,6 +195,22 @@ def test_ipop_restarts_double_the_trials_and_keep_the_best():
     np.testing.assert_array_equal(state.best_x, oracle.best_x)
 
 
+def test_attention_explore_takes_the_scale_free_options():
+    f = landscapes.make("rastrigin", 4, rotate=True, shift=True, transform_seed=0)
+    plain = attnopt.minimize(f, "attention_explore", seed=0, max_iters=30)
+    same = attnopt.minimize(f, "attention_explore", seed=0, max_iters=30, sigma_adapt="none", restarts=0)
+    assert _comparable(plain.history).equals(_comparable(same.history))
+    res = attnopt.minimize(f, "attention_explore", seed=0, max_iters=None, max_evals=20000, n_exploit=6,
+                           n_explore=2, sigma_exploit=0.05, sigma_explore=0.3, weighting="rank", sigma_adapt="csa",
+                           sigma_scale="domain", restarts=3, restart_patience=20)
+    h = res.history
+    starts = list(h.index[h["phase"] == "restart"])
+    assert starts, "no restart within the budget"
+    # both trial groups double: 8 trials per step, then 16 after the first restart
+    assert int(h["f_evals"].diff().iloc[1]) == 9 and int(h["f_evals"].diff().iloc[starts[0] + 1]) == 17
+    assert res.best_loss < plain.best_loss
+
+
 def test_attention_ipop_solves_rotated_ackley():
     f = landscapes.make("ackley", 5, rotate=True, shift=True, transform_seed=1)
     res = attnopt.minimize(f, "attention_ipop", seed=0, max_iters=None, max_evals=20000, target=1e-8)
@@ -208,7 +224,7 @@ def test_new_optimizer_configs_equal_the_factory_defaults():
 
     from attnopt.params import signature_params
 
-    for name in ("cma", "dual_annealing", "basinhopping", "attention_ipop", "attention"):
+    for name in ("cma", "dual_annealing", "basinhopping", "attention_ipop", "attention", "attention_explore"):
         conf = yaml.safe_load(files("attnopt.conf.optimizer").joinpath(f"{name}.yaml").read_text())
         assert conf.pop("name") == name
         defaults = {k: d for k, (_, _, d) in signature_params(optimizers.REGISTRY[name]).items()}

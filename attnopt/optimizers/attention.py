@@ -239,13 +239,26 @@ def attention_explore(
     beta: Annotated[float, gt(0)] = 1.0,
     eta: Annotated[float, gt(0)] = 1.0,
     weighting: Annotated[str, one_of(*weightings.WEIGHTINGS)] = "softmax",
+    ess_target: Annotated[float, gt(0), le(1)] = 0.25,
+    sigma_adapt: Annotated[str, one_of(*SIGMA_ADAPT)] = "none",
+    sigma_scale: Annotated[str, one_of(*SIGMA_SCALE)] = "absolute",
+    restarts: Annotated[int, ge(0)] = 0,
+    restart_patience: Annotated[int, ge(0)] = 0,
+    restart_tol: Annotated[float, ge(0)] = 1e-12,
 ) -> Optimizer:
     """Enhanced attention search (report 2.5.2): ``n_exploit`` trials close to x (scale
-    ``sigma_exploit``) plus ``n_explore`` wide ones (scale ``sigma_explore``), weighed together."""
+    ``sigma_exploit``) plus ``n_explore`` wide ones (scale ``sigma_explore``), weighed together.
+
+    Takes the same scale-free options as ``attention`` (see :func:`adaptive_search`): an adapted
+    step size scales both sigmas together, keeping their ratio (CSA measures the step in units of
+    the trials' mean sigma, an approximation where the sigmas differ); ``sigma_scale=domain``
+    makes both fractions of the init box; restarts double both trial counts."""
     if n_exploit + n_explore < 1:
         raise ConfigError(
             f"optimizer.n_exploit={n_exploit} and optimizer.n_explore={n_explore} are invalid: "
             "they must sum to at least 1"
         )
     sigmas = np.repeat([sigma_exploit, sigma_explore], [n_exploit, n_explore])
-    return sampled_search(sigmas, eta, weightings.make(weighting, beta))
+    return sampled_search(sigmas, eta, weightings.make(weighting, beta, target=ess_target), sigma_adapt=sigma_adapt,
+                          sigma_scale=sigma_scale, restarts=restarts, restart_patience=restart_patience,
+                          restart_tol=restart_tol)
