@@ -5,6 +5,8 @@ Goals (issue "Core", section 8):
      loop, and < 2 microseconds per function evaluation.
   2. d=10,000: one step, runner included, <= 1.15x the unavoidable work of that step measured alone
      (drawing its 64 x 10,000 normal noise + one bare batched evaluation of the 64 trial points).
+  3. (no goal) the array backends at d=100,000: numpy and torch, float64 and float32, CUDA where
+     present, each as seconds per step, runner included, and as a ratio to numpy float64.
 Timings are the best of several repeats (the least disturbed by other processes).
 """
 from __future__ import annotations
@@ -50,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=2000, help="steps per timing at d=10")
+    parser.add_argument("--backend-dim", type=int, default=100_000, help="dimension of the backend comparison")
     args = parser.parse_args()
     n = 64
 
@@ -84,6 +87,29 @@ def main() -> None:
     print(f"  attnopt step                 {ours * 1e3:8.2f} ms (runner included)")
     print(f"  noise + 1 batched eval       {bare * 1e3:8.2f} ms")
     print(f"  ratio                        {ours / bare:8.3f}   (goal <= 1.15)  {'OK' if ours / bare <= 1.15 else 'MISSED'}")
+
+    # 3. backends: the same run on each array type
+    import torch
+
+    dim, steps = args.backend_dim, 5
+    f = landscapes.make("rastrigin", dim)
+    specs = [("numpy", "cpu", "float64"), ("numpy", "cpu", "float32"), ("torch", "cpu", "float64"),
+             ("torch", "cpu", "float32")]
+    if torch.cuda.is_available():
+        specs += [("torch", "cuda", "float64"), ("torch", "cuda", "float32")]
+    print(f"d={dim:,}, n_trials=64, {steps} steps (runner included; torch uses {torch.get_num_threads()} CPU threads):")
+    base = None
+    for backend, device, dtype in specs:
+        def one_run():
+            attnopt.minimize(f, "attention", n_trials=n, max_iters=steps, backend=backend, device=device, dtype=dtype)
+            if device == "cuda":
+                torch.cuda.synchronize()
+
+        one_run()  # warm-up: CUDA context, kernels, cached constants
+        per_step = best_time(one_run, max(2, args.repeats // 3)) / steps
+        base = base or per_step
+        label = f"{backend} {device} {dtype}"
+        print(f"  {label:28s} {per_step * 1e3:8.2f} ms/step   {base / per_step:6.2f}x numpy float64")
 
 
 if __name__ == "__main__":
