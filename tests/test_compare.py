@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from attnopt.report import label_variants
 from attnopt.report.compare import compare, fig_compare_ecdf, with_problem
 from attnopt.report.registry import NotApplicable
 
@@ -34,20 +35,20 @@ def _runs():
             rows.append({"landscape": "rastrigin", "optimizer": opt, "dimension": 10, "seed": seed, "f_opt": 1.0,
                          "best_loss": best[-1], "time_s": 1.0 + seed, "run_dir": d, "landscape.rotate": rot,
                          "landscape.shift": rot})
-    return pd.DataFrame(rows), hist
+    return label_variants(pd.DataFrame(rows)), hist  # as attnopt.report.load_runs gives them
 
 
 def test_compare_table_counts_and_medians():
     runs, hist = _runs()
     t = compare(runs, hist).set_index(["problem", "optimizer"])
-    assert list(t.index) == [("rastrigin", "attention"), ("rastrigin", "cma"), ("rastrigin rot+shift", "attention"),
-                             ("rastrigin rot+shift", "cma")]  # attnopt optimizers first, baselines after
+    assert list(t.index) == [("rastrigin", "attention"), ("rastrigin", "cma"), ("rastrigin (rotate, shift)", "attention"),
+                             ("rastrigin (rotate, shift)", "cma")]  # attnopt optimizers first, baselines after
     a = t.loc[("rastrigin", "attention")]
     assert (a["runs"], a["solved_1e-2"], a["solved_1e-8"]) == (2, 1, 1)
     assert a["evals_to_1e-2_median"] == 10 and a["evals_to_1e-8_median"] == 100
     assert a["final_gap_median"] == pytest.approx((1e-9 + 1.0) / 2)
     assert a["time_s_median"] == pytest.approx(1.5)
-    r = t.loc[("rastrigin rot+shift", "attention")]
+    r = t.loc[("rastrigin (rotate, shift)", "attention")]
     assert (r["solved_1e-2"], r["solved_1e-8"], r["evals_to_1e-2_median"]) == (1, 1, 20)
     c = t.loc[("rastrigin", "cma")]
     assert c["solved_1e-8"] == 2 and c["evals_to_1e-8_median"] == 6.5
@@ -55,7 +56,7 @@ def test_compare_table_counts_and_medians():
 
 def test_problem_labels_and_not_applicable():
     runs, _ = _runs()
-    assert set(with_problem(runs)["problem"]) == {"rastrigin", "rastrigin rot+shift"}
+    assert set(with_problem(runs)["problem"]) == {"rastrigin", "rastrigin (rotate, shift)"}
     with pytest.raises(NotApplicable):
         compare(runs.drop(columns=["landscape.rotate"]), {})
 
@@ -64,7 +65,7 @@ def test_ecdf_figure_has_a_panel_per_problem_and_dimension():
     runs, hist = _runs()
     fig = fig_compare_ecdf(runs, hist)
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["rastrigin, D=10 (2 seeds)", "rastrigin rot+shift, D=10 (2 seeds)", "all problems, D=10"]
+    assert titles == ["rastrigin, D=10 (2 seeds)", "rastrigin (rotate, shift), D=10 (2 seeds)", "all problems, D=10"]
     # cma solves every target in both rastrigin panels: its curve ends at 1
     line = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"][0]
     assert line.get_ydata()[-1] == pytest.approx(1.0)
@@ -108,7 +109,7 @@ def test_compare_preset_and_report_end_to_end(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     table = pd.read_csv(tmp_path / "report" / "compare.csv")
-    assert set(table["problem"]) == {"ackley", "ackley rot+shift"}
+    assert set(table["problem"]) == {"ackley", "ackley (rotate, shift)"}
     assert set(table["optimizer"]) == {"attention_ipop", "cma"}
     assert (table["runs"] == 1).all()
     assert (tmp_path / "report" / "compare.md").read_text().startswith("| dimension | problem |")

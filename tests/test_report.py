@@ -181,3 +181,56 @@ def test_nanquantiles_match_numpy_including_ragged_and_empty_columns():
             expected = np.nanpercentile(a, [25, 50, 75], axis=0)
         np.testing.assert_allclose(nanquantiles(a, [0.25, 0.5, 0.75]), expected, equal_nan=True)
     assert nanquantiles(np.array([[np.inf], [np.inf]]), [0.5])[0, 0] == np.inf  # diverged runs stay inf
+
+
+# --- runs that differ in more than the seed ---------------------------------------------------
+
+
+def _rows(**columns):
+    return pd.DataFrame(columns)
+
+
+def test_runs_differing_in_a_setting_are_not_averaged_as_seeds(tmp_path):
+    root = tmp_path / "sigma_sweep"
+    with initialize_config_module(config_module="attnopt.conf", version_base=None):
+        for sigma in (0.1, 1.0):
+            for seed in (0, 1):
+                cfg = compose(config_name="config", overrides=[
+                    "dimension=2", f"seed={seed}", f"optimizer.sigma={sigma}", "budget.max_iters=10", "plot=false",
+                    "progress=false"])
+                execute(build(cfg), root / f"s{sigma}_{seed}")
+    result = build_report(root, tmp_path / "report", tables=["table1"], figures=["fig1"], progress=False)
+    assert not result["failed"]
+    t = pd.read_csv(tmp_path / "report" / "table1.csv")
+    assert list(t["optimizer"]) == ["attention (sigma=0.1)", "attention (sigma=1.0)"]
+    assert list(t["seeds"]) == [2, 2]
+    runs = pd.read_csv(tmp_path / "report" / "runs.csv")
+    assert set(runs["optimizer.name"]) == {"attention"}  # the plain name is kept
+
+
+def test_variant_labels_ignore_seed_tracking_and_missing_keys():
+    from attnopt.report import label_variants
+
+    runs = _rows(landscape=["ackley"] * 4, dimension=[5] * 4, optimizer=["cma"] * 4, seed=[0, 1, 0, 1],
+                 **{"landscape.transform_seed": [0, 1, 0, 1],  # follows the seed: an instance, not a setting
+                    "optimizer.ess_target": [np.nan, np.nan, 0.25, 0.25],  # written by newer runs only
+                    "landscape.rotate": [True] * 4, "landscape.shift": [False] * 4,
+                    "budget.max_evals": [100, 100, 100, 100]})
+    labelled = label_variants(runs)
+    assert set(labelled["optimizer"]) == {"cma"}
+    assert set(labelled["landscape"]) == {"ackley (rotate)"}  # a rotated problem always says so
+
+
+def test_landscape_variants_label_every_optimizer_alike():
+    from attnopt.report import label_variants
+
+    runs = _rows(landscape=["trapped"] * 4, dimension=[3] * 4, optimizer=["gd", "gd", "attention", "attention"],
+                 seed=[0] * 4, **{"landscape.lambda_osc": [1.0, 2.0, 1.0, 2.0], "optimizer.nesterov": [
+                     np.nan, np.nan, np.nan, np.nan], "backend": ["numpy", "numpy", "numpy", "torch"]})
+    labelled = label_variants(runs)
+    assert list(labelled["landscape"]) == ["trapped (lambda_osc=1.0)", "trapped (lambda_osc=2.0)"] * 2
+    # attention's two runs are on different landscapes, so its backend does not split a group
+    assert list(labelled["optimizer"]) == ["gd", "gd", "attention", "attention"]
+    flags = label_variants(_rows(landscape=["sphere"] * 2, dimension=[2, 2], optimizer=["sgd"] * 2, seed=[0, 0],
+                                 **{"optimizer.nesterov": [True, False]}))
+    assert list(flags["optimizer"]) == ["sgd (nesterov)", "sgd"]

@@ -87,6 +87,11 @@ def test_an_experiment_directory_without_runs_reports_its_tables_alone(made, tmp
     assert report(runs_root / "small" / "table3", tmp_path / "r") == 0
     assert {p.name for p in (tmp_path / "r").iterdir()} == {"table3.csv", "table3.md", "table3_search.png"}
     err = capsys.readouterr().err
+    assert "not applicable to these runs, so not built: " in err and "table1" in err and "table2" in err
+    # asked for by name, an item says why
+    assert cli.main(["report", str(runs_root / "small" / "table3"), "--out", str(tmp_path / "r2"),
+                     "--tables", "table1,table2", "--figures", "none"]) == 0
+    err = capsys.readouterr().err
     assert "table table1 skipped: needs run directories" in err
     assert "table table2 skipped: needs the results of experiment table2" in err
 
@@ -99,7 +104,7 @@ def test_runs_without_an_experiment_json_are_ordinary_runs(made, tmp_path, capsy
     assert report(root, tmp_path / "r") == 0
     written = {p.name for p in (tmp_path / "r").iterdir()}
     assert not written & ML_ITEMS and {"runs.csv", "table1.csv", "fig1.png"} <= written
-    assert "table table2 skipped: needs the results of experiment table2" in capsys.readouterr().err
+    assert "table2" in capsys.readouterr().err.split("so not built: ")[1]
 
 
 def test_incomplete_or_corrupt_experiments_are_named_and_left_out(made, tmp_path, capsys):

@@ -94,10 +94,86 @@ def read_history(run_dir: Path | str) -> pd.DataFrame:
     return history
 
 
+#: top-level config keys that change what a run computes (besides dimension and seed)
+RUN_SETTINGS = ("x0", "backend", "device", "dtype")
+#: config sections whose every key changes what a run computes
+SETTING_SECTIONS = ("optimizer.", "landscape.", "budget.")
+
+
+#: landscape keys shown in the landscape's label whenever true, varied or not: a rotated or shifted
+#: landscape is a different problem from the function its name says
+ALWAYS_SHOWN = ("landscape.rotate", "landscape.shift")
+
+
+def _varying(group: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns whose values differ within ``group``, other than those that follow the seed
+    (``landscape.transform_seed: ${seed}``). A missing value (a key an older version did not
+    write) differs from nothing."""
+    out = []
+    for column in columns:
+        values = group[column].dropna().astype(str)
+        if values.nunique() < 2:
+            continue
+        if "seed" in group and (group[column].astype(str) == group["seed"].astype(str)).all():
+            continue
+        out.append(column)
+    return out
+
+
+def _short(column: str) -> str:
+    return column.split(".", 1)[1] if column.startswith(("optimizer.", "landscape.")) else column
+
+
+def _describe(row: pd.Series) -> str:
+    """``k=v`` per setting; a true flag as its bare name, a false one left out."""
+    parts = []
+    for column, value in row.items():
+        text = str(value)
+        if text in ("True", "False"):
+            if text == "True":
+                parts.append(_short(column))
+        elif not (isinstance(value, float) and np.isnan(value)):
+            parts.append(f"{_short(column)}={text}")
+    return ", ".join(parts)
+
+
+def label_variants(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs that share a landscape, dimension and optimizer but differ in any other setting are not
+    seeds of one experiment, so they must not be averaged as if they were. Their ``landscape`` (for
+    landscape keys) or ``optimizer`` (every other key) gets the differing settings appended, e.g.
+    ``attention (sigma=0.1)`` or ``trapped (lambda_osc=2)``, so that every table and figure, which
+    group by these columns, keeps them apart; a rotated or shifted landscape always says so
+    (``ackley (rotate, shift)``). The plain names stay in ``optimizer.name`` and ``landscape.name``.
+    A sweep over seeds alone is left as it is."""
+    needed = {"landscape", "dimension", "optimizer"}
+    if runs.empty or not needed <= set(runs.columns):
+        return runs
+    settings = [c for c in runs.columns
+                if (c in RUN_SETTINGS or c.startswith(SETTING_SECTIONS)) and c not in ("optimizer.name", "landscape.name")]
+    runs = runs.copy()
+
+    def append(column: str, keys: list[str], group_by: list[str], always: tuple[str, ...] = ()) -> None:
+        for _, group in runs.groupby(group_by, dropna=False, sort=False):
+            shown = [c for c in keys if c in always or c in _varying(group, keys)]
+            if not shown:
+                continue
+            detail = group[shown].apply(_describe, axis=1)
+            labelled = runs.loc[group.index, column].astype(str) + " (" + detail + ")"
+            runs.loc[group.index, column] = labelled.where(detail != "", runs.loc[group.index, column])
+
+    # the landscape first, over all optimizers, so that every optimizer's runs on one problem
+    # carry the same landscape label
+    append("landscape", [c for c in settings if c.startswith("landscape.")], ["landscape", "dimension"],
+           always=ALWAYS_SHOWN)
+    append("optimizer", [c for c in settings if not c.startswith("landscape.")], ["landscape", "dimension", "optimizer"])
+    return runs
+
+
 def load_runs(root: Path | str, with_history: bool = False) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """(runs, histories): one row per readable run under ``root``; histories keyed by run_dir.
 
     An unreadable or partial run directory is named in a :class:`RunDirWarning` and left out.
+    Runs that differ in a setting other than the seed get distinct labels (:func:`label_variants`).
     """
     rows, histories = [], {}
     for run_dir in find_run_dirs(root):
@@ -109,7 +185,7 @@ def load_runs(root: Path | str, with_history: bool = False) -> tuple[pd.DataFram
             warnings.warn(f"skipping run directory {run_dir}: {exc}", RunDirWarning, stacklevel=2)
             continue
         rows.append(row)
-    return pd.DataFrame(rows), histories
+    return label_variants(pd.DataFrame(rows)), histories
 
 
 @dataclass

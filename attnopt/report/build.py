@@ -48,6 +48,15 @@ def load_registrations() -> dict[str, str]:
     return dict(_import_errors)
 
 
+def _named(requested: Optional[Iterable[str]]) -> set[str]:
+    """The names a request spells out (none for None, "all" or "none")."""
+    if requested is None:
+        return set()
+    items = [requested] if isinstance(requested, str) else list(requested)
+    names = {n.strip() for item in items for n in str(item).split(",") if n.strip()}
+    return set() if names in ({"all"}, {"none"}) else names
+
+
 def _choose(requested: Optional[Iterable[str]], registry: dict, kind: str) -> list[str]:
     """Names to build: all registered when ``requested`` is None, none for ["none"]."""
     if requested is None:
@@ -84,6 +93,9 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
         _warn(f"report module attnopt.report.{module} failed to import, its tables/figures are missing: {error}")
     table_names = _choose(tables, TABLES, "table")
     figure_names = _choose(figures, FIGURES, "figure")
+    # Items asked for by name say why they were not built; of "all", most registered items are
+    # about other experiments, so those are listed in one line instead of one line each.
+    named = _named(tables) | _named(figures)
     root, out = Path(root), Path(out)
     if not root.is_dir():
         raise ConfigError(f"report directory '{root}' does not exist; give a sweep or run directory")
@@ -137,11 +149,16 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
                 plt.close(fig)
         except NotApplicable as exc:
             skipped[name] = str(exc)
-            print(f"attnopt: {kind} {name} skipped: {exc}", file=sys.stderr, flush=True)
+            if name in named:
+                print(f"attnopt: {kind} {name} skipped: {exc}", file=sys.stderr, flush=True)
         except Exception as exc:  # noqa: BLE001 - one failing item must not stop the others
             failed.append(name)
             traceback.print_exc()
             _warn(f"{kind} {name} failed ({type(exc).__name__}: {exc}); the other items are still written")
+    quiet = [n for n in skipped if n not in named]
+    if quiet:
+        print(f"attnopt: not applicable to these runs, so not built: {', '.join(quiet)} (name one with "
+              "--tables/--figures to see why)", file=sys.stderr, flush=True)
     found = f" and experiments {', '.join(sorted(experiments))}" if experiments else ""
     print(f"report of {len(runs)} runs{found} from {root}: wrote {', '.join(str(p) for p in written)}", flush=True)
     return {"written": written, "failed": failed, "skipped": skipped, "unreadable": unreadable}

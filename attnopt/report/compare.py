@@ -2,7 +2,7 @@
 table ``compare`` and figure ``fig_compare_ecdf``.
 
 A *problem* is a landscape at a dimension, plain or rotated + shifted (``landscape.rotate`` in the
-run's config), so "rastrigin" and "rastrigin rot+shift" are counted apart. Success is judged on the
+run's config), so "rastrigin" and "rastrigin (rotate, shift)" are counted apart. Success is judged on the
 best point a run ever evaluated, as COCO does: best_loss - f_opt <= 1e-2 and <= 1e-8. Runtimes to
 those targets come from the histories with the ECDF code of :mod:`attnopt.report.figures`.
 """
@@ -28,16 +28,11 @@ BASELINES = ["cma", "dual_annealing", "basinhopping"]
 LANDSCAPES = ["rastrigin", "ackley", "griewank", "trapped"]
 
 
-def _truthy(value) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes")
-
-
 def with_problem(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` plus a ``problem`` column: the landscape, marked "rot+shift" when transformed."""
-    rotated = runs.get("landscape.rotate", pd.Series(False, index=runs.index)).map(_truthy)
-    shifted = runs.get("landscape.shift", pd.Series(False, index=runs.index)).map(_truthy)
-    mark = np.select([rotated & shifted, rotated, shifted], [" rot+shift", " rot", " shift"], "")
-    return runs.assign(problem=runs["landscape"].astype(str) + mark)
+    """``runs`` plus a ``problem`` column: the landscape as loaded, whose label already says
+    "(rotate, shift)" and any other setting that tells its runs apart
+    (:func:`attnopt.report.label_variants`)."""
+    return runs.assign(problem=runs["landscape"].astype(str))
 
 
 def _problem_order(problems) -> list[str]:
