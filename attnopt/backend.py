@@ -24,10 +24,6 @@ DTYPES = ("float32", "float64")
 _FLOAT64 = np.dtype(np.float64)  # builtin dtypes are singletons: `is` is the cheapest test
 
 
-def is_numpy(a) -> bool:
-    return isinstance(a, np.ndarray)
-
-
 def namespace(a):
     """The array-API namespace of ``a``: numpy itself for numpy arrays (numpy >= 2.1 implements
     the standard), array-api-compat's wrapper for torch tensors."""
