@@ -56,10 +56,10 @@ class Landscape:
     def const(self, array: np.ndarray, X):
         """The numpy constant ``array`` (data, scales) in ``X``'s backend, dtype and device,
         converted once per device and dtype (numpy float64 input gets ``array`` itself)."""
-        if isinstance(X, np.ndarray):
-            return array if array.dtype == X.dtype else backend.like(array, X)
+        if isinstance(X, np.ndarray) and array.dtype == X.dtype:
+            return array
         cache = self.__dict__.setdefault("_const_cache", {})
-        key = (id(array), str(X.device), X.dtype)
+        key = (id(array), str(getattr(X, "device", "cpu")), str(X.dtype))
         if key not in cache:
             cache[key] = (array, backend.like(array, X))  # keeps ``array`` alive so its id stays unique
         return cache[key][1]
