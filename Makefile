@@ -9,12 +9,13 @@ SCALE  ?= full
 # see it; constraints.txt pins the torch that lies there, so no multi-GB CUDA build is downloaded.
 PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: install run test bench clean-venv help
+.PHONY: install run test bench gpu-check clean-venv help
 
 help:
 	@echo "make run  [ARGS='optimizer=gd landscape=sphere']   set up .venv and run the default experiment"
 	@echo "make test [ARGS='tests/test_cli.py']                run the test suite (or part of it)"
 	@echo "make bench                                          attention-search speed ratios"
+	@echo "make gpu-check                                      on a CUDA machine: the GPU tests and GPU timings (~2 min)"
 	@echo "Report targets take SCALE=full (default: the report's sizes) or SCALE=small (minutes):"
 	@echo "  make table1 fig1        Table 1 / Figure 1 + runtime ECDF (full: ~2.5 min on 2 cores)"
 	@echo "  make table4 fig5 fig4   hybrids on the trapped landscape (full: ~3 min)"
@@ -38,6 +39,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_attention.py $(ARGS)
+
+# The checks `make test` skips without a GPU (they are never required), run where one is visible to
+# the venv's torch (a CUDA build of torch; this project's constraints pin a CPU one here).
+gpu-check: $(STAMP)
+	$(BIN)/python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'make gpu-check: no CUDA GPU visible to torch ' + torch.__version__)"
+	$(BIN)/python -m pytest -q -rs tests/test_backend.py
+	$(BIN)/python benchmarks/bench_attention.py --repeats 3 --steps 500 --backend-dim 300000
 
 clean-venv:
 	rm -rf $(VENV)

@@ -141,7 +141,29 @@ def test_numpy_only_optimizers_refuse_other_array_types(optimizer):
         attnopt.minimize(landscapes.make("sphere", 3), optimizer, backend="torch", max_iters=2)
 
 
-@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU (never required)")
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU (never required; make gpu-check)")
+@pytest.mark.parametrize("name,dim,params", CASES, ids=IDS)
+def test_cuda_values_and_gradients_equal_numpy(name, dim, params):
+    f = landscapes.make(name, dim, **params)
+    X = np.random.default_rng(dim).uniform(-2, 2, size=(9, dim))
+    T = torch.from_numpy(X.copy()).cuda()
+    values, grads = f(T), f.grad(T)
+    assert values.device.type == "cuda" and grads.device.type == "cuda"
+    np.testing.assert_allclose(values.cpu().numpy(), f(X), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(grads.cpu().numpy(), f.grad(X), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU (never required; make gpu-check)")
+@pytest.mark.parametrize("optimizer", ["attention", "attention_ipop", "adam", "hybrid3"])
+def test_optimizers_on_cuda_are_budget_exact_and_improve(optimizer):
+    f = landscapes.make("rastrigin", 100_000)
+    res = attnopt.minimize(f, optimizer, seed=0, max_iters=None, max_evals=2000, backend="torch", device="cuda",
+                           dtype="float32")
+    assert res.f_evals + res.g_evals <= 2000 and res.best_loss < res.history["loss"].iloc[0]
+    assert isinstance(res.x, np.ndarray)
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU (never required; make gpu-check)")
 def test_attention_on_cuda_matches_its_own_rerun():
     f = landscapes.make("rastrigin", 1000)
     runs = [attnopt.minimize(f, "attention", seed=1, max_iters=20, backend="torch", device="cuda") for _ in range(2)]
