@@ -105,21 +105,6 @@ SETTING_SECTIONS = ("optimizer.", "landscape.", "budget.")
 ALWAYS_SHOWN = ("landscape.rotate", "landscape.shift")
 
 
-def _varying(group: pd.DataFrame, columns: list[str]) -> list[str]:
-    """The columns whose values differ within ``group``, other than those that follow the seed
-    (``landscape.transform_seed: ${seed}``). A missing value (a key an older version did not
-    write) differs from nothing."""
-    out = []
-    for column in columns:
-        values = group[column].dropna().astype(str)
-        if values.nunique() < 2:
-            continue
-        if "seed" in group and (group[column].astype(str) == group["seed"].astype(str)).all():
-            continue
-        out.append(column)
-    return out
-
-
 def _short(column: str) -> str:
     return column.split(".", 1)[1] if column.startswith(("optimizer.", "landscape.")) else column
 
@@ -153,13 +138,19 @@ def label_variants(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.copy()
 
     def append(column: str, keys: list[str], group_by: list[str], always: tuple[str, ...] = ()) -> None:
-        for _, group in runs.groupby(group_by, dropna=False, sort=False):
-            shown = [c for c in keys if c in always or c in _varying(group, keys)]
-            if not shown:
-                continue
-            detail = group[shown].apply(_describe, axis=1)
-            labelled = runs.loc[group.index, column].astype(str) + " (" + detail + ")"
-            runs.loc[group.index, column] = labelled.where(detail != "", runs.loc[group.index, column])
+        if not keys:
+            return
+        text = runs[keys].astype(str).where(runs[keys].notna())  # compared as written; missing stays missing
+        groups = [runs[c].astype(str) for c in group_by]
+        varies = text.groupby(groups, sort=False).transform("nunique") > 1
+        if "seed" in runs:  # a key equal to the seed in every run of its group follows the seed
+            follows = text.eq(runs["seed"].astype(str), axis=0).groupby(groups, sort=False).transform("all")
+            varies &= ~follows
+        shown = varies | pd.DataFrame({k: k in always for k in keys}, index=runs.index)
+        for i in runs.index[shown.any(axis=1)]:
+            detail = _describe(runs.loc[i, [k for k in keys if shown.at[i, k]]])
+            if detail:
+                runs.at[i, column] = f"{runs.at[i, column]} ({detail})"
 
     # the landscape first, over all optimizers, so that every optimizer's runs on one problem
     # carry the same landscape label
