@@ -28,6 +28,7 @@ class Optimizer(NamedTuple):
     init: InitFn
     step: StepFn
     #: True when init/step compute only with the arrays they are given (numpy of any float dtype,
-    #: or torch tensors on any device; see attnopt.backend); False for wrappers of libraries that
-    #: work in numpy float64 (scipy, pycma), which then run only with the default array type.
+    #: or torch tensors on any device; see attnopt.backend); False for those that work in numpy
+    #: float64 (the scipy and pycma wrappers, the learned optimizer's CPU network), which then run
+    #: only with the default array type.
     any_backend: bool = True
