@@ -234,3 +234,23 @@ def test_landscape_variants_label_every_optimizer_alike():
     flags = label_variants(_rows(landscape=["sphere"] * 2, dimension=[2, 2], optimizer=["sgd"] * 2, seed=[0, 0],
                                  **{"optimizer.nesterov": [True, False]}))
     assert list(flags["optimizer"]) == ["sgd (nesterov)", "sgd"]
+
+
+def test_an_experiment_keeps_its_own_names_whatever_else_lies_under_the_root(tmp_path):
+    from attnopt.report import label_variants, read_experiment, write_experiment
+
+    exp_dir = tmp_path / "fig2"
+    mine = [str(exp_dir / "a"), str(exp_dir / "b")]
+    write_experiment(exp_dir, "fig2", runs=mine)
+    row = {"landscape": "logreg", "landscape.name": "logreg", "dimension": 31, "optimizer": "gd",
+           "optimizer.name": "gd"}
+    runs = label_variants(pd.DataFrame([
+        {**row, "landscape.dataset": "breast_cancer", "seed": 0, "run_dir": mine[0]},
+        {**row, "landscape.dataset": "breast_cancer", "seed": 1, "run_dir": mine[1]},
+        {**row, "landscape.dataset": "synthetic", "seed": 0, "run_dir": str(tmp_path / "fig3" / "c")},
+    ]))
+    assert runs.loc[0, "landscape"] == "logreg (dataset=breast_cancer)"  # told apart across the root
+    history = pd.DataFrame({"iter": [0], "loss": [1.0], "best_loss": [1.0], "f_evals": [1], "g_evals": [0]})
+    exp = read_experiment(exp_dir, runs, {d: history for d in runs["run_dir"]})
+    assert list(exp.runs["landscape"]) == ["logreg", "logreg"]  # but not inside its own experiment
+    assert label_variants(runs).equals(runs)  # labelling twice is labelling once

@@ -136,6 +136,10 @@ def label_variants(runs: pd.DataFrame) -> pd.DataFrame:
     settings = [c for c in runs.columns
                 if (c in RUN_SETTINGS or c.startswith(SETTING_SECTIONS)) and c not in ("optimizer.name", "landscape.name")]
     runs = runs.copy()
+    for column in ("landscape", "optimizer"):  # start from the plain names: labelling twice is labelling once
+        plain = f"{column}.name"
+        if plain in runs:
+            runs[column] = runs[plain].where(runs[plain].notna(), runs[column])
 
     def append(column: str, keys: list[str], group_by: list[str], always: tuple[str, ...] = ()) -> None:
         if not keys:
@@ -240,7 +244,8 @@ def read_experiment(directory: Path | str, runs: Optional[pd.DataFrame] = None,
     absent = [str(p) for p in files.values() if not p.is_file()]
     if absent:
         raise ValueError(f"its result file {absent[0]} is missing")
-    selected = runs[runs["run_dir"].isin(wanted)].reset_index(drop=True) if wanted else pd.DataFrame()
+    # Labelled among its own runs only: what else lies under the root must not rename them.
+    selected = label_variants(runs[runs["run_dir"].isin(wanted)].reset_index(drop=True)) if wanted else pd.DataFrame()
     return ExperimentResults(manifest["experiment"], directory, manifest.get("settings", {}), selected,
                              {w: histories[w] for w in wanted}, files)
 
