@@ -38,14 +38,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_attention.py $(ARGS)
+	$(BIN)/python scripts/bench_attention.py $(ARGS)
 
 # The checks `make test` skips without a GPU (they are never required), run where one is visible to
 # the venv's torch (a CUDA build of torch; this project's constraints pin a CPU one here).
 gpu-check: $(STAMP)
 	$(BIN)/python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'make gpu-check: no CUDA GPU visible to torch ' + torch.__version__)"
 	$(BIN)/python -m pytest -q -rs tests/test_backend.py
-	$(BIN)/python benchmarks/bench_attention.py --repeats 3 --steps 500 --backend-dim 300000
+	$(BIN)/python scripts/bench_attention.py --repeats 3 --steps 500 --backend-dim 300000
 
 clean-venv:
 	rm -rf $(VENV)

@@ -6,8 +6,10 @@
 """
 from attnopt import landscapes, optimizers
 from attnopt.errors import ConfigError
-from attnopt.runner import Budget, Result, minimize, run
+# The optimisation loop itself is attnopt.runner.run: the name attnopt.run is the Hydra entry
+# module (attnopt/run.py, `attnopt run`), and importing a submodule rebinds its package attribute.
+from attnopt.runner import Budget, Result, minimize
 
 __version__ = "0.1.0"
 
-__all__ = ["landscapes", "optimizers", "minimize", "run", "Budget", "Result", "ConfigError", "__version__"]
+__all__ = ["landscapes", "optimizers", "minimize", "Budget", "Result", "ConfigError", "__version__"]

@@ -2,7 +2,7 @@
 hands the rest to the Hydra app with ``sys.argv`` rewritten.
 
 Before Hydra starts, every job of the requested run or sweep is composed and validated with
-:func:`attnopt.app.build`: a bad value then fails as one line on stderr with exit code 2, before
+:func:`attnopt.run.build`: a bad value then fails as one line on stderr with exit code 2, before
 any run directory exists, instead of as a traceback or halfway through a sweep.
 """
 from __future__ import annotations
@@ -148,7 +148,7 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
     the way Hydra applies them after composing. A 280-job sweep then costs 8 compositions, not 280.
 
     ``on_job(job_overrides, spec, base_config)`` is called with each distinct job's validated
-    :class:`~attnopt.app.RunSpec` (the resume check uses it to find complete runs before launch).
+    :class:`~attnopt.run.RunSpec` (the resume check uses it to find complete runs before launch).
     """
     import copy
 
@@ -158,7 +158,7 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from attnopt.app import build
+    from attnopt.run import build
 
     errors = (HydraException, OmegaConfBaseException, ValueError)
 
@@ -248,7 +248,7 @@ def run_command(args: list[str]) -> int:
         from attnopt.sweep import skip_complete_jobs
 
         skip_complete_jobs(planned)
-    from attnopt.app import hydra_main
+    from attnopt.run import hydra_main
 
     if multirun and not info:
         # Every job was composed and validated above (more strictly: build() checks the values too).

@@ -118,7 +118,7 @@ def skip_complete_jobs(planned: Sequence[tuple]) -> int:
     validation, which has every job's resolved config anyway. Without this, each complete job would
     still be launched just to find out it has nothing to do: Hydra composes its config in the worker
     first (~0.3 s), which made resuming a finished 280-run sweep take as long as running it. The
-    job-side check in attnopt.app.hydra_main stays for jobs started any other way.
+    job-side check in attnopt.run.hydra_main stays for jobs started any other way.
     """
     global _preskipped
     from omegaconf import OmegaConf

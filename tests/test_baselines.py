@@ -173,7 +173,7 @@ def test_sigma_adaptation_converges_on_the_sphere_at_any_scale(adapt):
 def test_ipop_restarts_double_the_trials_and_keep_the_best():
     f = landscapes.make("rastrigin", 4, rotate=True, shift=True, transform_seed=0)
     opt = optimizers.make("attention_ipop", n_trials=8, restarts=3, restart_patience=5)
-    res = attnopt.run(f, opt, seed=0, budget=attnopt.Budget(max_iters=None, max_evals=20000))
+    res = attnopt.runner.run(f, opt, seed=0, budget=attnopt.Budget(max_iters=None, max_evals=20000))
     h = res.history
     starts = list(h.index[h["phase"] == "restart"])
     assert len(starts) == 3  # at most `restarts`

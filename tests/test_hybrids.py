@@ -199,7 +199,7 @@ def test_success_tolerance_certifies_the_global_basin(trapped):
 def test_hybrid_configs_compose_and_build(name):
     from hydra import compose, initialize_config_module
 
-    from attnopt.app import build
+    from attnopt.run import build
     from attnopt.runner import run
 
     with initialize_config_module(config_module="attnopt.conf", version_base=None):

@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from attnopt import cli
-from attnopt.app import build, execute
+from attnopt.run import build, execute
 from attnopt.report import to_markdown, write_table
 from attnopt.report.build import build_report, load_registrations
 from attnopt.report.figures import ECDF_TARGETS, runtimes_to_targets

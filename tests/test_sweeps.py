@@ -84,7 +84,7 @@ def test_killed_sweep_resumes_and_reruns_only_the_missing_runs(tmp_path):
     assert len(pd.read_csv(partial / "history.csv")) == after[partial.name]["iters"] + 1
 
     # started by Hydra directly (no CLI to leave them out), each job finds its results and stops
-    direct = subprocess.run([sys.executable, "-c", "import sys; from attnopt.app import hydra_main; "
+    direct = subprocess.run([sys.executable, "-c", "import sys; from attnopt.run import hydra_main; "
                              "sys.argv = ['attnopt', *sys.argv[1:]]; hydra_main()", *common[1:], "dimension=2,3"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert direct.returncode == 0, direct.stderr

@@ -164,7 +164,7 @@ def test_bad_task_config_is_one_clear_error(name, dim, params, message):
 def test_shipped_config_composes_with_the_right_dimension(name):
     from hydra import compose, initialize_config_module
 
-    from attnopt.app import build
+    from attnopt.run import build
 
     with initialize_config_module(config_module="attnopt.conf", version_base=None):
         cfg = compose(config_name="config", overrides=[f"landscape={name}", "optimizer=gd"])

@@ -107,7 +107,7 @@ def test_bad_options_are_config_errors():
 def test_config_ties_the_instance_to_the_run_seed():
     from hydra import compose, initialize_config_module
 
-    from attnopt.app import build
+    from attnopt.run import build
 
     with initialize_config_module(config_module="attnopt.conf", version_base=None):
         spec = build(compose(config_name="config", overrides=["landscape=griewank", "landscape.rotate=true",

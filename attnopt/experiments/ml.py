@@ -5,7 +5,7 @@ Table 3.
 
 One mechanism serves the three run-based results: an experiment is a list of tasks x methods x
 seeds; each job is composed from the same configs `attnopt run` uses, validated by
-:func:`attnopt.app.build` and written as an ordinary run directory by :func:`attnopt.app.execute`
+:func:`attnopt.run.build` and written as an ordinary run directory by :func:`attnopt.run.execute`
 (under ``outputs/ml/<scale>/<experiment>/``); a run whose complete result for the same config is
 already on disk is not run again (:mod:`attnopt.sweep`'s config hash). Table 3 runs `attnopt hpo`'s
 code and writes its result tables there. Each experiment directory ends with an ``experiment.json``
@@ -110,7 +110,7 @@ def run_jobs(exps: list[Experiment], root: Path, desc: str, force: bool = False)
     from omegaconf import OmegaConf
     from tqdm.auto import tqdm
 
-    from attnopt.app import build, execute
+    from attnopt.run import build, execute
     from attnopt.sweep import check_complete, clear_results, config_hash
 
     jobs = jobs_of(exps)

@@ -9,7 +9,7 @@ history around it. If even that falls short of 20x on a machine, no numpy implem
 reach it.
 
     pip install numba   # not a dependency of attnopt
-    python benchmarks/compiled_step.py
+    python scripts/compiled_step.py
 """
 from __future__ import annotations
 
