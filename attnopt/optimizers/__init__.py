@@ -5,6 +5,8 @@ from typing import Any, Callable
 
 from attnopt.errors import ConfigError
 from attnopt.optimizers.attention import attention, attention_explore, attention_ipop
+from attnopt.optimizers.metric_search import attention_cma
+from attnopt.optimizers.gradient_hybrid import hybrid_cma
 from attnopt.optimizers.base import Optimizer
 from attnopt.optimizers.external import basinhopping, cma, dual_annealing
 from attnopt.optimizers.gradient import adam, gd, sgd
@@ -23,6 +25,8 @@ REGISTRY: dict[str, Callable[..., Optimizer]] = {
     "hybrid3": hybrid3,
     "hybrid4": hybrid4,
     "attention_ipop": attention_ipop,
+    "attention_cma": attention_cma,
+    "hybrid_cma": hybrid_cma,
     "cma": cma,
     "dual_annealing": dual_annealing,
     "basinhopping": basinhopping,

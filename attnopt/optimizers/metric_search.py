@@ -1,0 +1,279 @@
+"""Attention search with a learned metric: CMA-ES's sampling, weights and adaptation, with restarts.
+
+Attention search draws trial points around x, weighs them and moves x to their weighted average.
+``attention_cma`` keeps that loop and learns what the plain search fixes by hand:
+
+- **trials** ``x_i = m + sigma * B D z_i`` (z_i ~ N(0, I)): Gaussian around the mean ``m``, shaped
+  by a learned covariance ``C = B D^2 B^T`` (the metric) and scaled by a learned step size;
+- **weights**: CMA-ES's log-rank weights (the best half positive, ``ln((n+1)/2) - ln(rank)``),
+  scale-free like ``weighting=rank``; the worse half gets the small negative weights of active
+  CMA, used only to shrink C along bad directions;
+- **move** ``m <- sum_i alpha_i x_i`` (the attention average, eta = 1); the mean itself is never
+  evaluated (every evaluation is a trial), so a step costs exactly n_trials evaluations;
+- **metric and step size**: rank-one + rank-mu covariance update and cumulative step-size
+  adaptation (CSA), with the learning rates of Hansen's tutorial (arXiv:1604.00772, active variant);
+- **restarts** (IPOP): when pycma's stopping rules hold (tolfun, tolx, stagnation, no effect of
+  an axis or coordinate, condition number of C, a diverging sigma), start again from a uniform
+  point of the init box with the initial sigma and ``incpopsize`` times the trials.
+
+So this *is* IPOP-CMA-ES, written as pure functions over explicit state (in the manner of pycma's
+``purecma.py``): :func:`constants` (what depends only on d and n), :func:`sample` (ask),
+:func:`update` (tell) and :func:`stop_reasons`. ``sigma`` is a fraction of the init box's width,
+as for ``cma``; with the same defaults the two agree in distribution, not draw for draw.
+
+:mod:`attnopt.optimizers.gradient_hybrid` builds the gradient hybrid on these functions.
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated, NamedTuple
+
+import numpy as np
+
+from attnopt.optimizers.base import Optimizer
+from attnopt.params import ge, gt, le
+
+#: pycma's default tolerances (tolx is relative to the initial sigma here, so it is scale-free)
+TOLFUN = 1e-11
+TOLX = 1e-11
+MAX_CONDITION = 1e14
+TOLUPSIGMA = 1e20
+
+
+class Constants(NamedTuple):
+    """What depends only on the dimension d and the number of trials n (CMA's lambda)."""
+
+    n: int
+    mu: int  # trials with positive weight
+    weights: np.ndarray  # (n,), sorted best first; positive part sums to 1, negative part for C only
+    mu_eff: float
+    c_sigma: float
+    d_sigma: float
+    c_c: float
+    c_1: float
+    c_mu: float
+    chi_d: float  # E||N(0, I_d)||
+    eigen_every: int  # generations between eigendecompositions of C
+
+
+def constants(d: int, n: int) -> Constants:
+    """CMA-ES's weights and learning rates (Hansen 2016, eqs. 49-58, with active weights)."""
+    mu = n // 2
+    raw = math.log((n + 1) / 2.0) - np.log(np.arange(1, n + 1))
+    pos, neg = raw[:mu], raw[mu:]
+    mu_eff = float(pos.sum() ** 2 / (pos @ pos))
+    c_sigma = (mu_eff + 2.0) / (d + mu_eff + 5.0)
+    d_sigma = 1.0 + 2.0 * max(0.0, math.sqrt((mu_eff - 1.0) / (d + 1.0)) - 1.0) + c_sigma
+    c_c = (4.0 + mu_eff / d) / (d + 4.0 + 2.0 * mu_eff / d)
+    c_1 = 2.0 / ((d + 1.3) ** 2 + mu_eff)
+    c_mu = min(1.0 - c_1, 2.0 * (mu_eff - 2.0 + 1.0 / mu_eff) / ((d + 2.0) ** 2 + mu_eff))
+    weights = np.zeros(n)
+    weights[:mu] = pos / pos.sum()
+    if neg.size and neg.sum() < 0.0:
+        mu_eff_neg = float(neg.sum() ** 2 / (neg @ neg))
+        scale = min(1.0 + c_1 / c_mu if c_mu > 0 else math.inf,
+                    1.0 + 2.0 * mu_eff_neg / (mu_eff + 2.0),
+                    (1.0 - c_1 - c_mu) / (d * c_mu) if c_mu > 0 else math.inf)
+        weights[mu:] = scale * neg / -neg.sum()
+    chi_d = math.sqrt(d) * (1.0 - 1.0 / (4.0 * d) + 1.0 / (21.0 * d * d))
+    eigen_every = max(1, int(1.0 / ((c_1 + c_mu) * d * 10.0)))
+    return Constants(n, mu, weights, mu_eff, c_sigma, d_sigma, c_c, c_1, c_mu, chi_d, eigen_every)
+
+
+class Search(NamedTuple):
+    """One CMA-ES run between restarts: the sampling distribution N(mean, sigma^2 C) and the
+    histories its stopping rules look at."""
+
+    k: Constants
+    mean: np.ndarray
+    sigma: float
+    C: np.ndarray
+    B: np.ndarray  # eigenvectors of C (columns)
+    D: np.ndarray  # square roots of C's eigenvalues
+    p_sigma: np.ndarray
+    p_c: np.ndarray
+    gen: int
+    sigma0: float
+    best_hist: tuple = ()  # best loss of each generation (most recent last, bounded)
+    median_hist: tuple = ()  # median loss of each generation (bounded)
+    reason: str = ""  # why the last eigendecomposition failed, if it did
+
+
+def start(mean: np.ndarray, sigma0: float, n: int) -> Search:
+    d = mean.shape[0]
+    eye = np.eye(d)
+    return Search(constants(d, n), np.array(mean, dtype=float), float(sigma0), eye.copy(), eye.copy(), np.ones(d),
+                  np.zeros(d), np.zeros(d), 0, float(sigma0))
+
+
+def sample(s: Search, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The next generation's trials: ``(Y, X)``, Y = B D z (unit-sigma steps), X = mean + sigma Y."""
+    Z = rng.standard_normal((s.k.n, s.mean.shape[0]))
+    Y = (Z * s.D) @ s.B.T
+    return Y, s.mean + s.sigma * Y
+
+
+def update(s: Search, Y: np.ndarray, losses: np.ndarray) -> Search:
+    """Tell: move the mean to the weighted average of the best trials, adapt the step size (CSA)
+    and the metric C (rank-one + active rank-mu), keep the stopping rules' histories."""
+    k = s.k
+    d = s.mean.shape[0]
+    order = np.argsort(np.where(np.isnan(losses), np.inf, losses), kind="stable")
+    Ys = Y[order]
+    w = k.weights
+    y_w = w[:k.mu] @ Ys[:k.mu]
+    mean = s.mean + s.sigma * y_w  # = sum_i alpha_i x_i over the positively weighted trials
+    inv_sqrt_y = s.B @ ((s.B.T @ y_w) / s.D)  # C^(-1/2) y_w
+    p_sigma = (1.0 - k.c_sigma) * s.p_sigma + math.sqrt(k.c_sigma * (2.0 - k.c_sigma) * k.mu_eff) * inv_sqrt_y
+    gen = s.gen + 1
+    norm_ps = float(np.linalg.norm(p_sigma))
+    h_sigma = norm_ps / math.sqrt(1.0 - (1.0 - k.c_sigma) ** (2 * gen)) < (1.4 + 2.0 / (d + 1.0)) * k.chi_d
+    p_c = (1.0 - k.c_c) * s.p_c + h_sigma * math.sqrt(k.c_c * (2.0 - k.c_c) * k.mu_eff) * y_w
+    # Active update: the negative weights are rescaled by d / ||C^(-1/2) y_i||^2 so that C stays
+    # positive definite whatever the length of a bad step.
+    w_c = w.copy()
+    if k.n > k.mu:
+        bad = Ys[k.mu:]
+        mahal = np.sum(((bad @ s.B) / s.D) ** 2, axis=1)
+        w_c[k.mu:] *= d / np.maximum(mahal, 1e-300)
+    delta = (1.0 - h_sigma) * k.c_c * (2.0 - k.c_c)
+    C = ((1.0 + k.c_1 * delta - k.c_1 - k.c_mu * float(w.sum())) * s.C + k.c_1 * np.outer(p_c, p_c)
+         + k.c_mu * (Ys.T * w_c) @ Ys)
+    sigma = s.sigma * math.exp(min(1.0, (k.c_sigma / k.d_sigma) * (norm_ps / k.chi_d - 1.0)))
+    B, D, reason = s.B, s.D, ""
+    if gen % k.eigen_every == 0:
+        C = np.triu(C) + np.triu(C, 1).T  # exactly symmetric
+        try:
+            eigval, B = np.linalg.eigh(C)
+        except np.linalg.LinAlgError:
+            eigval, reason = None, "eigh"
+        if eigval is None or not np.all(np.isfinite(eigval)) or eigval.min() <= 0.0:
+            reason, B = reason or "condition", s.B
+        else:
+            D = np.sqrt(eigval)
+    finite = losses[np.isfinite(losses)]
+    keep = window(d, k.n) + 20
+    best = float(finite.min()) if finite.size else math.inf
+    median = float(np.median(finite)) if finite.size else math.inf
+    return s._replace(mean=mean, sigma=sigma, C=C, B=B, D=D, p_sigma=p_sigma, p_c=p_c, gen=gen,
+                      best_hist=(s.best_hist + (best,))[-keep:], median_hist=(s.median_hist + (median,))[-keep:],
+                      reason=reason)
+
+
+def window(d: int, n: int) -> int:
+    """pycma's tolstagnation: generations without improvement before a restart."""
+    return int(100 + 100 * d**1.5 / n)
+
+
+def stop_reasons(s: Search, losses: np.ndarray) -> tuple[str, ...]:
+    """pycma's stopping rules that hold now (as purecma's ``stop()``), given the last generation's
+    losses: an empty tuple means go on."""
+    k, d = s.k, s.mean.shape[0]
+    reasons = []
+    recent = s.best_hist[-(10 + int(math.ceil(30.0 * d / k.n))):]
+    finite = losses[np.isfinite(losses)]
+    if s.gen > len(recent) - 1 and len(recent) and finite.size:
+        spread = max(max(recent), float(finite.max())) - min(min(recent), float(finite.min()))
+        if spread < TOLFUN:
+            reasons.append("tolfun")
+    scale = s.sigma * np.sqrt(np.diag(s.C))
+    if np.all(scale < TOLX * s.sigma0) and np.all(s.sigma * np.abs(s.p_c) < TOLX * s.sigma0):
+        reasons.append("tolx")
+    if s.sigma * float(s.D.max()) > TOLUPSIGMA * s.sigma0:
+        reasons.append("tolupsigma")
+    if s.reason or float(s.D.max()) ** 2 > MAX_CONDITION * float(s.D.min()) ** 2:
+        reasons.append("condition")
+    if np.any(s.mean == s.mean + 0.2 * scale):
+        reasons.append("noeffectcoord")
+    axis = s.gen % d
+    if np.all(s.mean == s.mean + 0.1 * s.sigma * s.D[axis] * s.B[:, axis]):
+        reasons.append("noeffectaxis")
+    W = window(d, k.n)
+    if len(s.best_hist) >= W + 20:
+        # pycma: the medians of the recent 20 generations' best and median losses are no better
+        # than those of 20 generations W earlier.
+        old_b, new_b = np.median(s.best_hist[:20]), np.median(s.best_hist[-20:])
+        old_m, new_m = np.median(s.median_hist[:20]), np.median(s.median_hist[-20:])
+        if new_b >= old_b and new_m >= old_m:
+            reasons.append("stagnation")
+    if not np.isfinite(s.sigma) or not np.all(np.isfinite(s.mean)):
+        reasons.append("nonfinite")
+    return tuple(reasons)
+
+
+def box(oracle) -> tuple[np.ndarray, np.ndarray]:
+    low, high = oracle.landscape.init_bounds
+    d = oracle.dim
+    return (np.broadcast_to(np.asarray(low, dtype=float), (d,)).copy(),
+            np.broadcast_to(np.asarray(high, dtype=float), (d,)).copy())
+
+
+def initial_sigma(oracle, sigma: float) -> float:
+    low, high = box(oracle)
+    return sigma * float(np.mean(high - low))
+
+
+def default_trials(d: int) -> int:
+    return 4 + int(3 * math.log(d))
+
+
+class AttentionCMAState(NamedTuple):
+    x: np.ndarray  # the best trial of the latest generation (the mean is never evaluated)
+    loss: float
+    search: Search
+    restarts: int
+
+
+def evaluate(oracle, X: np.ndarray) -> tuple[np.ndarray, bool]:
+    """All trials in one batched call; when the budget left is smaller than the generation, the
+    first ``remaining`` trials only, so the run ends exactly at max_evals (``complete`` False:
+    such a generation is not told, it cannot rank a part of its trials)."""
+    remaining = oracle.remaining()
+    if remaining is not None and 0 < remaining < len(X):
+        return np.asarray(oracle.f(X[:remaining]), dtype=float), False
+    return np.asarray(oracle.f(X), dtype=float), True
+
+
+def best_of(X: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, float]:
+    i = int(np.argmin(np.where(np.isnan(losses), np.inf, losses)))
+    return X[i].copy(), float(losses[i])
+
+
+def attention_cma(
+    *,
+    n_trials: Annotated[int, ge(0)] = 0,
+    sigma: Annotated[float, gt(0)] = 0.2,
+    restarts: Annotated[int, ge(0)] = 9,
+    incpopsize: Annotated[float, ge(1), le(100)] = 2.0,
+) -> Optimizer:
+    """Attention search with a learned metric (CMA-ES) and IPOP restarts; see the module doc.
+
+    ``n_trials`` 0 means CMA-ES's default 4 + 3 ln d; ``sigma`` is a fraction of the init box's
+    width; at most ``restarts`` restarts, each with ``incpopsize`` times the trials."""
+
+    def fresh(x0, oracle, restart: int) -> Search:
+        n = int(round((n_trials or default_trials(oracle.dim)) * incpopsize**restart))
+        return start(x0, initial_sigma(oracle, sigma), max(n, 2))
+
+    def init(x0, oracle, rng):
+        x0 = np.asarray(x0, dtype=float)
+        return AttentionCMAState(x0, float(oracle.f(x0)), fresh(x0, oracle, 0), 0)
+
+    def step(state, oracle, rng):
+        s, restart, phase = state.search, state.restarts, "attention"
+        Y, X = sample(s, rng)
+        losses, complete = evaluate(oracle, X)
+        x, loss = best_of(X, losses)
+        if not complete:
+            return AttentionCMAState(x, loss, s, restart), phase
+        s = update(s, Y, losses)
+        if restart < restarts and stop_reasons(s, losses):
+            low, high = box(oracle)
+            restart += 1
+            s, phase = fresh(rng.uniform(low, high), oracle, restart), "restart"
+        return AttentionCMAState(x, loss, s, restart), phase
+
+    return Optimizer(init, step, any_backend=False)
+
+
+__all__ = ["attention_cma", "constants", "start", "sample", "update", "stop_reasons", "Search", "Constants"]
