@@ -14,12 +14,18 @@ Attention search draws trial points around x, weighs them and moves x to their w
   adaptation (CSA), with the learning rates of Hansen's tutorial (arXiv:1604.00772, active variant);
 - **restarts** (IPOP): when pycma's stopping rules hold (tolfun, tolx, stagnation, no effect of
   an axis or coordinate, condition number of C, a diverging sigma), start again from a uniform
-  point of the init box with the initial sigma and ``incpopsize`` times the trials.
+  point of the init box with the initial sigma and ``incpopsize`` times the trials;
+- **narrowing** (the one addition to IPOP-CMA-ES): a restart's large population is what finds a
+  good basin of a rugged landscape (it averages over many local minima), but once the search has
+  settled in the basin, descending it with the large population costs many times the evaluations
+  a small one needs. So when the distribution has shrunk below ``narrow_at`` of its initial size
+  the restart goes on with the base number of trials, keeping its mean, step size and metric.
 
-So this *is* IPOP-CMA-ES, written as pure functions over explicit state (in the manner of pycma's
-``purecma.py``): :func:`constants` (what depends only on d and n), :func:`sample` (ask),
-:func:`update` (tell) and :func:`stop_reasons`. ``sigma`` is a fraction of the init box's width,
-as for ``cma``; with the same defaults the two agree in distribution, not draw for draw.
+So this is IPOP-CMA-ES plus narrowing, written as pure functions over explicit state (in the
+manner of pycma's ``purecma.py``): :func:`constants` (what depends only on d and n),
+:func:`sample` (ask), :func:`update` (tell), :func:`stop_reasons`, :func:`narrow`. ``sigma`` is a
+fraction of the init box's width, as for ``cma``; with ``narrow_at=0`` the two agree in
+distribution, not draw for draw.
 
 :mod:`attnopt.optimizers.gradient_hybrid` builds the gradient hybrid on these functions.
 """
@@ -239,17 +245,36 @@ def best_of(X: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, float]:
     return X[i].copy(), float(losses[i])
 
 
+def settled(s: Search, fraction: float) -> bool:
+    """The search distribution's largest axis has shrunk below ``fraction`` of its initial size:
+    it has found its basin (scale-free: relative to the initial sigma, itself relative to the box)."""
+    return s.sigma * float(s.D.max()) < fraction * s.sigma0
+
+
+def narrow(s: Search, n: int) -> Search:
+    """Go on with ``n`` trials per generation from where ``s`` is (mean, step size and metric kept,
+    evolution paths and histories started afresh): once a large population has found the basin,
+    a small one descends it with far fewer evaluations per digit."""
+    d = s.mean.shape[0]
+    return s._replace(k=constants(d, n), p_sigma=np.zeros(d), p_c=np.zeros(d), gen=0, best_hist=(), median_hist=())
+
+
 def attention_cma(
     *,
     n_trials: Annotated[int, ge(0)] = 0,
     sigma: Annotated[float, gt(0)] = 0.2,
     restarts: Annotated[int, ge(0)] = 9,
     incpopsize: Annotated[float, ge(1), le(100)] = 2.0,
+    narrow_at: Annotated[float, ge(0), le(1)] = 0.03,
 ) -> Optimizer:
     """Attention search with a learned metric (CMA-ES) and IPOP restarts; see the module doc.
 
     ``n_trials`` 0 means CMA-ES's default 4 + 3 ln d; ``sigma`` is a fraction of the init box's
-    width; at most ``restarts`` restarts, each with ``incpopsize`` times the trials."""
+    width; at most ``restarts`` restarts, each with ``incpopsize`` times the trials. ``narrow_at``
+    (0: never): once a restart's larger population has settled in a basin (its largest axis below
+    that fraction of the initial sigma), it goes on with the base number of trials (see
+    :func:`narrow`): the large population is what finds the basin, the small one descends it
+    cheaply (the phase is recorded as ``narrow``)."""
 
     def fresh(x0, oracle, restart: int) -> Search:
         n = int(round((n_trials or default_trials(oracle.dim)) * incpopsize**restart))
@@ -267,6 +292,9 @@ def attention_cma(
         if not complete:
             return AttentionCMAState(x, loss, s, restart), phase
         s = update(s, Y, losses)
+        base = n_trials or default_trials(oracle.dim)
+        if narrow_at > 0 and s.k.n > base and settled(s, narrow_at):
+            return AttentionCMAState(x, loss, narrow(s, base), restart), "narrow"
         if restart < restarts and stop_reasons(s, losses):
             low, high = box(oracle)
             restart += 1
