@@ -57,8 +57,9 @@ def write_json(path: Path | str, data: Any) -> Path:
 
 
 def write_csv(path: Path | str, frame) -> Path:
-    # repr-exact floats, so a history read back is bit-identical to the one written.
-    return atomic_write(path, lambda p: frame.to_csv(p, index=False, float_format="%.17g"))
+    # pandas writes each float as its shortest round-trip repr: read back bit-identical, and 0.3
+    # stays 0.3 (a fixed %.17g wrote 0.29999999999999999).
+    return atomic_write(path, lambda p: frame.to_csv(p, index=False))
 
 
 def write_figure(path: Path | str, fig) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 import traceback
 import warnings
@@ -19,13 +20,16 @@ from typing import Iterable, Optional
 
 import pandas as pd
 
-from attnopt import io
 from attnopt.errors import ConfigError
-from attnopt.report import RunDirWarning, SupersededWarning, find_experiments, load_runs, write_table
+from attnopt.report import html, manifest
+from attnopt.report.experiment import SupersededWarning, find_experiments
+from attnopt.report.labels import label_variants
+from attnopt.report.markdown import write_csv, write_figure, write_table
+from attnopt.report.runs import RunDirWarning, load_runs
 from attnopt.report.registry import EXPERIMENT_OF, FIGURES, TABLES, NotApplicable
 
 # Modules of this package that do not register anything (importing them again is harmless anyway).
-_NOT_REGISTERING = {"registry", "build"}
+_NOT_REGISTERING = {"registry", "build", "runs", "labels", "experiment", "curves", "markdown", "manifest", "html", "style"}
 _import_errors: dict[str, str] = {}
 
 
@@ -80,14 +84,47 @@ def _warn(message: str) -> None:
     print(f"attnopt: warning: {message}", file=sys.stderr, flush=True)
 
 
-def build_report(root: Path | str, out: Path | str = "outputs/report", tables: Optional[Iterable[str]] = None,
-                 figures: Optional[Iterable[str]] = None, progress: bool = True, runs_name: str = "runs") -> dict:
-    """Load the runs under ``root`` and write runs.csv plus the chosen tables and figures into ``out``.
+def parse_sources(items: Iterable[str | Path]) -> dict[str, Path]:
+    """{label: directory} from ``DIR`` or ``LABEL=DIR`` items. A bare directory is labelled by its
+    name, or by as many of its last path parts as it takes to tell it from the others."""
+    pairs = []
+    for item in items:
+        text = str(item)
+        label, sep, path = text.partition("=")
+        if sep and label and "/" not in label and not Path(text).exists():
+            pairs.append((label, Path(path)))
+        else:
+            pairs.append((None, Path(text)))
+    out: dict[str, Path] = {}
+    bare = [p for label, p in pairs if label is None]
+    for label, path in pairs:
+        if label is None:
+            parts = path.resolve().parts
+            for k in range(1, len(parts) + 1):
+                label = "/".join(parts[-k:])
+                if sum("/".join(q.resolve().parts[-k:]) == label for q in bare) == 1:
+                    break
+        if label in out:
+            raise ConfigError(f"report source label '{label}' is given twice; label them LABEL=DIR")
+        out[label] = path
+    return out
 
+
+def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None = None,
+                 tables: Optional[Iterable[str]] = None, figures: Optional[Iterable[str]] = None,
+                 progress: bool = True, runs_name: str = "runs") -> dict:
+    """Load the runs under ``root`` (one directory, or several: ``DIR`` or ``LABEL=DIR`` each) and
+    write runs.csv plus the chosen tables and figures and ``index.html`` into ``out``.
+
+    Several sources make one report in which each run keeps its source's label (the ``source``
+    column; where runs of the same landscape, dimension and optimizer come from several sources,
+    their optimizer label says which, ``attention [before]``). ``out`` defaults to
+    ``<DIR>/report`` for one source and ``outputs/reports/<a>_vs_<b>`` for several.
     ``tables``/``figures``: names (comma-separated strings allowed), "all" or "none"; None means all.
     ``runs_name``: the per-run table's file name (without .csv), so reports of several sweeps can
     share one directory.
-    Returns {"written": [paths], "failed": [names], "skipped": {name: reason}, "unreadable": [dirs]}.
+    Returns {"written": [paths], "failed": [names], "skipped": {name: reason}, "unreadable": [dirs],
+    "out": the output directory}.
     """
     for module, error in load_registrations().items():
         _warn(f"report module attnopt.report.{module} failed to import, its tables/figures are missing: {error}")
@@ -96,16 +133,21 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
     # Items asked for by name say why they were not built; of "all", most registered items are
     # about other experiments, so those are listed in one line instead of one line each.
     named = _named(tables) | _named(figures)
-    root, out = Path(root), Path(out)
-    if not root.is_dir():
-        raise ConfigError(f"report directory '{root}' does not exist; give a sweep or run directory")
+    sources = parse_sources([root] if isinstance(root, (str, Path)) else root)
+    if not sources:
+        raise ConfigError("give at least one directory to report on")
+    for path in sources.values():
+        if not path.is_dir():
+            raise ConfigError(f"report directory '{path}' does not exist; give a sweep or run directory")
+    if out is None:
+        out = (next(iter(sources.values())) / "report" if len(sources) == 1
+               else Path("outputs/reports") / "_vs_".join(re.sub(r"[^\w.-]+", "-", k) for k in sources))
+    out = Path(out)
+    root = ", ".join(str(p) for p in sources.values())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunDirWarning)
         warnings.simplefilter("always", SupersededWarning)
-        runs, histories = load_runs(root, with_history=True)
-        # before duplicates are dropped: an experiment counts every run it lists, wherever else
-        # the same config was run
-        experiments = find_experiments(root, runs, histories)
+        runs, histories, experiments = _load_sources(sources)
     unreadable = []
     for w in caught:
         if issubclass(w.category, (RunDirWarning, SupersededWarning)):
@@ -120,7 +162,10 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
     if not runs.empty:
         runs = _drop_duplicates(runs)
         histories = {k: v for k, v in histories.items() if k in set(runs["run_dir"])}
-        written.append(io.write_csv(out / f"{runs_name}.csv", runs))
+        written.append(write_csv(out / f"{runs_name}.csv", runs))
+    # The runs an experiment directory lists are reported by that experiment's own tables; the
+    # tables and figures of plain sweeps (Table 1, Figure 1, ...) leave them out.
+    generic = runs[~runs["in_experiment"]] if "in_experiment" in runs else runs
 
     def build(fn):
         experiment = EXPERIMENT_OF.get(fn)
@@ -129,9 +174,9 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
                 raise NotApplicable(f"needs the results of experiment {experiment} (a directory with an "
                                     f"experiment.json naming it); none under {root}")
             return fn(experiments[experiment])
-        if runs.empty:
-            raise NotApplicable(f"needs run directories; none under {root}")
-        return fn(runs, histories)
+        if generic.empty:
+            raise NotApplicable(f"needs run directories outside experiment directories; none under {root}")
+        return fn(generic, histories)
 
     failed, skipped = [], {}
     jobs = [("table", n) for n in table_names] + [("figure", n) for n in figure_names]
@@ -145,7 +190,7 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
                 import matplotlib.pyplot as plt
 
                 fig = build(FIGURES[name])
-                written.append(io.write_figure(out / f"{name}.png", fig))
+                written.append(write_figure(out / f"{name}.png", fig))
                 plt.close(fig)
         except NotApplicable as exc:
             skipped[name] = str(exc)
@@ -159,9 +204,40 @@ def build_report(root: Path | str, out: Path | str = "outputs/report", tables: O
     if quiet:
         print(f"attnopt: not applicable to these runs, so not built: {', '.join(quiet)} (name one with "
               "--tables/--figures to see why)", file=sys.stderr, flush=True)
+    missing = sorted(n for n in named if n in skipped)
+    if written:
+        clobbered = manifest.record(out, sources, written, manifest.summarize(runs, experiments))
+        if clobbered:
+            _warn(f"replaced {len(clobbered)} file(s) in {out} that a report of other sources had written: "
+                  f"{', '.join(clobbered[:6])}{', ...' if len(clobbered) > 6 else ''}")
+        written.append(html.write_index(out, progress=False))
     found = f" and experiments {', '.join(sorted(experiments))}" if experiments else ""
     print(f"report of {len(runs)} runs{found} from {root}: wrote {', '.join(str(p) for p in written)}", flush=True)
-    return {"written": written, "failed": failed, "skipped": skipped, "unreadable": unreadable}
+    return {"written": written, "failed": failed, "skipped": skipped, "unreadable": unreadable,
+            "missing": missing, "out": out}
+
+
+def _load_sources(sources: dict[str, Path]) -> tuple[pd.DataFrame, dict, dict]:
+    """(runs, histories, experiments) of every source; runs carry their ``source`` label and
+    whether an experiment directory lists them (``in_experiment``)."""
+    frames, histories, experiments = [], {}, {}
+    for label, path in sources.items():
+        runs, hist = load_runs(path, with_history=True, label=False)
+        # before duplicates are dropped: an experiment counts every run it lists, wherever else
+        # the same config was run
+        found = find_experiments(path, runs, hist)
+        for name, exp in found.items():
+            if name in experiments:
+                _warn(f"experiment {name} is in two sources; {exp.dir} is used, {experiments[name].dir} left out")
+            experiments[name] = exp
+        if not runs.empty:
+            listed = {d for exp in found.values() for d in exp.runs.get("run_dir", [])}
+            frames.append(runs.assign(source=label, in_experiment=runs["run_dir"].isin(listed)))
+        histories.update(hist)
+    runs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if len(sources) == 1 and not runs.empty:
+        runs = runs.drop(columns="source")
+    return (label_variants(runs) if not runs.empty else runs), histories, experiments
 
 
 def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
@@ -182,11 +258,18 @@ def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="attnopt report",
-        description="Tables (CSV + Markdown) and figures (PNG) from the run directories under DIR.",
-        epilog="example: attnopt report outputs/sweeps/table1 --out outputs/report --tables table1 --figures fig1",
+        description="Tables (CSV + Markdown), figures (PNG) and index.html from the run directories under DIR.",
+        epilog="examples: attnopt report outputs/sweeps/table1 --tables table1 --figures fig1\n"
+               "          attnopt report before=outputs/sweeps/a after=outputs/sweeps/b",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dir", metavar="DIR", help="a sweep directory, a tree of sweeps, or one run directory")
-    p.add_argument("--out", default="outputs/report", help="where to write (default: outputs/report)")
+    p.add_argument("dirs", metavar="DIR", nargs="+",
+                   help="a sweep directory, a tree of sweeps or one run directory; several make one report "
+                        "in which each keeps its label (LABEL=DIR to choose the label)")
+    p.add_argument("--out", help="where to write (default: DIR/report for one DIR, "
+                                 "outputs/reports/<a>_vs_<b> for several)")
+    p.add_argument("--runs-name", default="runs", metavar="NAME",
+                   help="file name of the per-run table, without .csv (default: runs)")
     p.add_argument("--tables", nargs="+", metavar="NAME", help="tables to build (default: all; 'none' for none)")
     p.add_argument("--figures", nargs="+", metavar="NAME", help="figures to build (default: all; 'none' for none)")
     p.add_argument("--list", action="store_true", help="list the tables and figures that can be built, then exit")
@@ -204,8 +287,11 @@ def main(args: list[str]) -> int:
         ns = p.parse_args(args)
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return int(exc.code or 0)
-    result = build_report(ns.dir, ns.out, ns.tables, ns.figures, progress=sys.stderr.isatty())
-    return 1 if result["failed"] else 0
+    result = build_report(ns.dirs, ns.out, ns.tables, ns.figures, progress=sys.stderr.isatty(),
+                          runs_name=ns.runs_name)
+    if result["missing"]:  # asked for by name and not built: the caller's command did not do its job
+        print(f"attnopt: error: not built: {', '.join(result['missing'])} (reasons above)", file=sys.stderr)
+    return 1 if result["failed"] or result["missing"] else 0
 
 
 __all__ = ["build_report", "load_registrations", "main"]

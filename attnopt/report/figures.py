@@ -9,8 +9,9 @@ import matplotlib.ticker as ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from attnopt.report import median_band  # noqa: E402
+from attnopt.report.curves import median_band  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure  # noqa: E402
+from attnopt.report.style import ordered, styles  # noqa: E402
 from attnopt.report.tables import require  # noqa: E402
 
 #: losses at or below this (after subtracting f_opt) are drawn at it, so a run that hit the optimum
@@ -45,56 +46,74 @@ def _gap_history(h: pd.DataFrame, f_opt) -> pd.DataFrame:
     return h.assign(loss=np.maximum(h["loss"] - shift, FLOOR), best_loss=np.maximum(h["best_loss"] - shift, FLOOR))
 
 
+def _seeds(counts) -> str:
+    lo, hi = int(min(counts)), int(max(counts))
+    n = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    return f"{n} seed" + ("" if hi == 1 else "s")
+
+
+def _log_or_linear(ax, values: np.ndarray) -> None:
+    """Log y axis where the curves span a decade or more; linear where they stay in a narrow band
+    (Ackley's plateau at 19.5-21.3), which a log axis would squeeze into unreadable ticks."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if v.size and v.max() / v.min() >= 10:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_PlainLog(labelOnlyBase=False))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 @figure("fig1")
 def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
-    """Report Figure 1: loss of the iterate against iterations, one panel per landscape (rows) and
-    dimension (columns), one median line per optimizer with the inter-quartile band over seeds."""
+    """Report Figure 1: loss of the iterate (f - f* where f* is known) against evaluations, one
+    panel per landscape (rows) and dimension (columns) that has runs, one median line per optimizer
+    with the inter-quartile band over seeds (the band only where there are 2 or more)."""
     require(runs, ["landscape", "dimension", "optimizer"], "fig1")
     runs = runs[runs["run_dir"].isin(histories.keys())]
     if runs.empty:
         raise NotApplicable("fig1 needs run histories")
     rows, dims = _landscape_order(runs), sorted(runs["dimension"].astype(int).unique())
-    colors = _colors(runs["optimizer"].unique())
-    width, height = 2.9 * len(dims) + 1, 2.4 * len(rows) + 1.2
+    present = {(str(l), int(d)) for l, d in zip(runs["landscape"], runs["dimension"])}
+    look = styles(runs["optimizer"].unique())
+    width, height = 2.9 * len(dims) + 1, 2.4 * len(rows) + 1.3
     # Fixed margins instead of tight_layout: measuring 28 log-scaled panels took half the time.
-    fig, axes = plt.subplots(len(rows), len(dims), figsize=(width, height), squeeze=False, sharex=True,
+    fig, axes = plt.subplots(len(rows), len(dims), figsize=(width, height), squeeze=False,
                              gridspec_kw=dict(left=1.1 / width, right=1 - 0.15 / width, bottom=0.6 / height,
-                                              top=1 - 0.9 / height, wspace=0.32, hspace=0.12))
-    # The x axis is logarithmic, so 300 log-spaced iterations show all there is to see; one point
-    # per iteration (5,000 for gd) only made the figure slow to draw.
-    last = max(int(h["iter"].iloc[-1]) for h in histories.values())
+                                              top=1 - 1.0 / height, wspace=0.32, hspace=0.5))
+    # Evaluations, not iterations: at equal budgets gd runs 999 iterations where attention search
+    # runs 30, and an iteration axis made attention's curve look as if it had stopped early.
+    last = max(float((h["f_evals"] + h["g_evals"]).iloc[-1]) for h in histories.values())
     grid = np.unique(np.geomspace(1, max(last, 1), 300).round())
     has_opt = "f_opt" in runs.columns and runs["f_opt"].notna().all()
     for i, land in enumerate(rows):
         for j, dim in enumerate(dims):
             ax = axes[i, j]
+            if (land, dim) not in present:  # a panel with no runs is left out, not drawn empty
+                ax.set_visible(False)
+                continue
             cell = runs[(runs["landscape"] == land) & (runs["dimension"].astype(int) == dim)]
+            drawn = []
             for opt, group in cell.groupby("optimizer"):
                 hs = [_gap_history(histories[d], f) for d, f in zip(group["run_dir"], group.get("f_opt", [None] * len(group)))]
-                median_band(ax, hs, "iter", "loss", label=str(opt), grid=grid, color=colors[opt], lw=1.4)
+                line = median_band(ax, hs, "evals", "loss", label=str(opt), grid=grid, lw=1.4, band=len(hs) > 1,
+                                   **look[opt])
+                drawn.append(line.get_ydata())
             ax.set_xscale("log")
-            ax.set_yscale("log")
-            # Plain numbers: a panel spanning less than a decade otherwise shows "2.125 x 10^1".
-            ax.yaxis.set_major_formatter(_PlainLog(labelOnlyBase=False))
-            ax.yaxis.set_minor_formatter(_PlainLog(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
-            ax.tick_params(axis="y", which="both", labelsize=8)
+            ax.xaxis.set_minor_locator(ticker.NullLocator())
+            _log_or_linear(ax, np.concatenate(drawn) if drawn else np.array([]))
+            ax.tick_params(axis="both", which="both", labelsize=8)
             ax.grid(True, which="major", alpha=0.3)
-            if cell.empty:
-                ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes, color="0.5")
-            if i == 0:
-                ax.set_title(f"d = {dim}")
-            if j == 0:
-                ax.set_ylabel(f"{land}\n" + ("f(x) - f*" if has_opt else "f(x)"))
-            if i == len(rows) - 1:
-                ax.set_xlabel("iteration (log scale)")
-    handles = [plt.Line2D([], [], color=c, lw=2, label=n) for n, c in colors.items()]
+            ax.set_title(f"{land}, d = {dim}", fontsize=9)
+            if j == 0 or (land, dims[j - 1]) not in present:
+                ax.set_ylabel("f(x) - f*" if has_opt else "f(x)", fontsize=9)
+            ax.set_xlabel("evaluations (f + grad)", fontsize=8)
+    handles = [plt.Line2D([], [], lw=2, label=n, **look[n]) for n in ordered(runs["optimizer"].unique())]
     seeds = runs.groupby(["landscape", "dimension", "optimizer"]).size()
-    fig.suptitle(f"Loss of the iterate: median and inter-quartile band over {seeds.min()}"
-                 f"{'' if seeds.min() == seeds.max() else '-' + str(seeds.max())} seeds "
-                 f"(values below {FLOOR:g} drawn at {FLOOR:g})", y=1 - 0.12 / height, va="top")
+    band = "median and inter-quartile band" if seeds.max() > 1 else "one run each"
+    fig.suptitle(f"Loss of the iterate against evaluations: {band} over {_seeds(seeds)} "
+                 f"(values below {FLOOR:g} drawn at {FLOOR:g})", y=1 - 0.12 / height, va="top", fontsize=11)
     # Below the title, above the panels, so it hides no curve.
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.75 / height))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.85 / height), fontsize=9)
     return fig
 
 
@@ -106,45 +125,4 @@ def runtimes_to_targets(h: pd.DataFrame, f_opt: float, targets: np.ndarray = ECD
     return np.where(first < len(gap), evals[np.minimum(first, len(gap) - 1)], np.inf)
 
 
-@figure("fig_ecdf")
-def fig_ecdf(runs: pd.DataFrame, histories: dict) -> plt.Figure:
-    """COCO-style runtime ECDF: per optimizer, the fraction of (run, target) pairs solved within a
-    number of evaluations, targets f - f* in 10^[2..-8]. Each run (landscape, dimension, seed) is a
-    problem instance; one panel pools all, the others split by landscape."""
-    require(runs, ["landscape", "optimizer", "f_opt"], "fig_ecdf")
-    runs = runs[runs["run_dir"].isin(histories.keys()) & pd.to_numeric(runs["f_opt"], errors="coerce").notna()]
-    if runs.empty:
-        raise NotApplicable("fig_ecdf needs runs on landscapes with a known optimum")
-    colors = _colors(runs["optimizer"].unique())
-    panels = [("all landscapes", runs)] + [(land, runs[runs["landscape"] == land]) for land in _landscape_order(runs)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6), sharey=True, squeeze=False)
-    axes = axes[0]
-    max_evals = 1.0
-    for ax, (title, subset) in zip(axes, panels):
-        for opt, group in subset.groupby("optimizer"):
-            times = np.concatenate([runtimes_to_targets(histories[d], float(f))
-                                    for d, f in zip(group["run_dir"], group["f_opt"])])
-            budget = max(float((histories[d]["f_evals"] + histories[d]["g_evals"]).iloc[-1]) for d in group["run_dir"])
-            max_evals = max(max_evals, budget)
-            solved = np.sort(times[np.isfinite(times)])
-            frac = np.arange(1, solved.size + 1) / times.size
-            xs = np.concatenate([[1.0], np.maximum(solved, 1.0), [budget]])
-            ys = np.concatenate([[0.0], frac, [frac[-1] if frac.size else 0.0]])
-            ax.step(xs, ys, where="post", color=colors[opt], lw=1.8, label=f"{opt}")
-            ax.plot([budget], [ys[-1]], marker="x", color=colors[opt], ms=7)
-        n_runs = len(subset)
-        ax.set_title(f"{title} ({n_runs} runs)", fontsize=10)
-        ax.set_xscale("log")
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.set_xlabel("evaluations (f + grad)")
-    axes[0].set_ylabel("fraction of (run, target) pairs solved")
-    for ax in axes:
-        ax.set_xlim(1, max_evals * 1.5)
-    axes[0].legend(loc="upper left", fontsize=9)
-    fig.suptitle(f"Runtime ECDF, {len(ECDF_TARGETS)} targets f - f* from 1e2 to 1e-8 (x: end of budget)", y=1.0)
-    fig.tight_layout()
-    return fig
-
-
-__all__ = ["fig1", "fig_ecdf", "runtimes_to_targets", "ECDF_TARGETS"]
+__all__ = ["fig1", "runtimes_to_targets", "ECDF_TARGETS"]

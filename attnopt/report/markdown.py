@@ -1,0 +1,54 @@
+"""Tables written for people and programs: CSV with every digit, Markdown to read."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from attnopt import io
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.3g}"
+    return str(value).replace("|", "\\|")
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table; floats to 3 significant digits, numbers right-aligned."""
+    cols = [str(c) for c in frame.columns]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(frame: pd.DataFrame, out_dir: Path | str, name: str, legend: str | None = None) -> tuple[Path, Path]:
+    """Write ``name.csv`` (every digit) and ``name.md`` (for reading) into ``out_dir``, atomically.
+
+    A table may carry, in ``frame.attrs``, a ``"markdown"`` frame (the same rows as people read
+    them: spreads "median [IQR]" or successes "7/10" in one cell) and a ``"legend"``: one line under
+    the Markdown table saying what its columns are."""
+    out_dir = Path(out_dir)
+    shown = frame.attrs.get("markdown", frame)
+    legend = legend or frame.attrs.get("legend")
+    frame = frame.copy()
+    frame.attrs = {}
+    csv = write_csv(out_dir / f"{name}.csv", frame)
+    md = io.write_text(out_dir / f"{name}.md", to_markdown(shown) + (f"\n{legend}\n" if legend else ""))
+    return csv, md
+
+
+def write_csv(path: Path | str, frame: pd.DataFrame) -> Path:
+    """CSV whose floats are their shortest round-trip repr (0.3, not 0.29999999999999999)."""
+    return io.atomic_write(path, lambda p: frame.to_csv(p, index=False))
+
+
+def write_figure(path: Path | str, fig) -> Path:
+    return io.write_figure(path, fig)
