@@ -122,4 +122,5 @@ COMPARE_DIR = outputs/sweeps/compare$(if $(filter small,$(SCALE)),_small)
 compare: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(call EXPERIMENT,compare_trapped) hydra.callbacks.report.report=false
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(call EXPERIMENT,compare) hydra.callbacks.report.report=false
-	$(BIN)/attnopt report $(COMPARE_DIR) --tables compare --figures fig_compare_ecdf --out $(REPORT_DIR)
+	$(BIN)/attnopt report $(COMPARE_DIR) --tables compare ert --figures fig_compare_ecdf --out $(REPORT_DIR) \
+		--runs-name runs_$(notdir $(COMPARE_DIR))

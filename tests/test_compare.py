@@ -64,11 +64,20 @@ def test_problem_labels_and_not_applicable():
 def test_ecdf_figure_has_a_panel_per_problem_and_dimension():
     runs, hist = _runs()
     fig = fig_compare_ecdf(runs, hist)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["rastrigin, D=10 (2 seeds)", "rastrigin (rotate, shift), D=10 (2 seeds)", "all problems, D=10"]
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["rastrigin, d=10 (4 runs)\nf - f* in 1e2..1e-8",
+                      "rastrigin (rotate, shift), d=10 (4 runs)\nf - f* in 1e2..1e-8", "all 2 problems, d=10"]
     # cma solves every target in both rastrigin panels: its curve ends at 1
-    line = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"][0]
-    assert line.get_ydata()[-1] == pytest.approx(1.0)
+    for ax in fig.axes[:3]:
+        line = [ln for ln in ax.get_lines() if ln.get_label() == "cma"][0]
+        assert line.get_ydata()[-1] == pytest.approx(1.0)
+    # attention's two plain runs: one reaches 1e-8 (f - f* = 1e-9), the other stops at f - f* = 1 (at
+    # 10^0 of the 51 log targets: 11 of them), so (51 + 11) / 102 of the pairs are solved
+    line = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "attention"][0]
+    assert line.get_ydata()[-1] == pytest.approx((51 + 11) / 102)
+    # outside baselines and attnopt optimizers never share a look
+    looks = {(ln.get_color(), ln.get_linestyle()) for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")}
+    assert len(looks) == 2
 
 
 def test_presets_compose_to_the_documented_grids():

@@ -85,12 +85,13 @@ def test_registered_ml_figures_show_what_the_experiments_ran(made):
 def test_an_experiment_directory_without_runs_reports_its_tables_alone(made, tmp_path, capsys):
     runs_root, _ = made
     assert report(runs_root / "small" / "table3", tmp_path / "r") == 0
-    assert {p.name for p in (tmp_path / "r").iterdir()} == {"table3.csv", "table3.md", "table3_search.png"}
+    assert {p.name for p in (tmp_path / "r").iterdir()} == {"table3.csv", "table3.md", "table3_search.png",
+                                                             "index.html", "report.json"}
     err = capsys.readouterr().err
     assert "not applicable to these runs, so not built: " in err and "table1" in err and "table2" in err
-    # asked for by name, an item says why
+    # asked for by name, an item says why, and the command fails: what was asked for is not there
     assert cli.main(["report", str(runs_root / "small" / "table3"), "--out", str(tmp_path / "r2"),
-                     "--tables", "table1,table2", "--figures", "none"]) == 0
+                     "--tables", "table1,table2", "--figures", "none"]) == 1
     err = capsys.readouterr().err
     assert "table table1 skipped: needs run directories" in err
     assert "table table2 skipped: needs the results of experiment table2" in err
@@ -113,8 +114,10 @@ def test_incomplete_or_corrupt_experiments_are_named_and_left_out(made, tmp_path
     lost = root / "small" / "table2" / "mlp_d13_gd_s1"
     (lost / "summary.json").unlink()
     (root / "small" / "fig3" / EXPERIMENT_FILE).write_text('{"experiment": "fig3", "runs": [')  # cut off
-    assert report(root, tmp_path / "r", "--tables", "table2", "table3", "--figures", "fig2", "fig3") == 0
+    # table2 and fig3 were asked for and cannot be built: named, and the command fails
+    assert report(root, tmp_path / "r", "--tables", "table2", "table3", "--figures", "fig2", "fig3") == 1
     err = capsys.readouterr().err
+    assert "not built: fig3, table2" in err
     assert f"skipping experiment directory {root / 'small' / 'table2'}: 1 of its 4 runs are missing" in err
     assert f"skipping experiment directory {root / 'small' / 'fig3'}: experiment.json is unreadable" in err
     written = {p.name for p in (tmp_path / "r").iterdir()}

@@ -113,7 +113,8 @@ def test_submitit_local_runs_a_two_job_sweep(tmp_path):
     assert all(s["dimension"] == 3 and s["seed"] == 1 and s["status"] == "budget_exhausted" for s in runs.values())
     assert "2 ran" in out.stderr
     # a report directory shared by several presets: the per-run table is named after the sweep
-    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["runs_sweep.csv", "table1.csv", "table1.md"]
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["index.html", "report.json", "runs_sweep.csv",
+                                                                    "table1.csv", "table1.md"]
     assert len(pd.read_csv(tmp_path / "shared" / "table1.csv")) == 2
 
 

@@ -248,7 +248,9 @@ def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
     mtime = runs["run_dir"].map(lambda d: (Path(d) / "summary.json").stat().st_mtime)
     keep = runs.assign(_mtime=mtime).sort_values("_mtime", kind="stable")
     has_hash = keep["config_hash"].notna()
-    deduped = pd.concat([keep[has_hash].drop_duplicates("config_hash", keep="last"), keep[~has_hash]])
+    # within a source: two sources holding the same runs (before/after a change) are both kept
+    key = ["source", "config_hash"] if "source" in keep else "config_hash"
+    deduped = pd.concat([keep[has_hash].drop_duplicates(key, keep="last"), keep[~has_hash]])
     dropped = len(runs) - len(deduped)
     if dropped:
         _warn(f"{dropped} run(s) repeat the config of a newer run directory and are left out of the report")

@@ -287,7 +287,7 @@ def export_iohprofiler(runs: pd.DataFrame, histories: dict, out: Path | str) -> 
                     best, evals = _series(histories[d])
                     keep = np.concatenate([[True], np.diff(best) < 0])  # the first record, then improvements
                     lines.append('"evaluations" "raw_y"')
-                    lines.extend(f"{int(e)} {b!r}" for e, b in zip(evals[keep], best[keep]))
+                    lines.extend(f"{int(e)} {float(b)!r}" for e, b in zip(evals[keep], best[keep]))
                     run_info.append({"instance": int(seed), "evals": int(evals[-1]),
                                      "best": {"evals": int(evals[keep][-1]), "y": float(best[keep][-1])}})
                 written.append(io.write_text(folder / rel, "\n".join(lines) + "\n"))

@@ -30,7 +30,7 @@ def read(out: Path | str) -> dict:
 
 
 def _sources_key(sources: dict) -> list:
-    return sorted((str(k), str(Path(v).resolve())) for k, v in sources.items())
+    return sorted([str(k), str(Path(v).resolve())] for k, v in sources.items())  # lists: as JSON reads them back
 
 
 def record(out: Path | str, sources: dict, written: Iterable[Path], summary: Optional[dict] = None) -> list[str]:

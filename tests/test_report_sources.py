@@ -1,0 +1,189 @@
+"""attnopt report over trees and several sources: what is grouped with what, where it writes, what
+a reader gets (legends, round-trip floats, exit codes), and the COCO-style analysis."""
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_module
+
+from attnopt import cli
+from attnopt.report import label_variants, write_experiment, write_table
+from attnopt.report.build import build_report, parse_sources
+from attnopt.report.ecdf import ert, ert_table, export_iohprofiler, problems, runtimes
+from attnopt.report.figures import fig1
+from attnopt.run import build, execute
+
+
+def _execute(root, overrides, name):
+    with initialize_config_module(config_module="attnopt.conf", version_base=None):
+        cfg = compose(config_name="config", overrides=["plot=false", "progress=false", *overrides])
+    execute(build(copy.deepcopy(cfg)), root / name)
+    return root / name
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """A tree like outputs/: a small Table-1-like sweep of rotated landscapes (transform_seed
+    follows the seed) and, beside it, an experiment directory of ML runs (logreg)."""
+    root = tmp_path_factory.mktemp("tree")
+    for opt in ("gd", "attention"):
+        for seed in (0, 1, 2):
+            for dim in (2, 4):
+                _execute(root / "table1_small", [f"optimizer={opt}", "landscape=sphere", f"dimension={dim}",
+                                                 f"seed={seed}", "budget.max_iters=null", "budget.max_evals=400",
+                                                 "landscape.shift=true", "landscape.transform_seed=${seed}"],
+                         f"{opt}_sphere_d{dim}_s{seed}")
+    ml = root / "ml" / "fig2"
+    listed = [_execute(ml, ["optimizer=gd", "landscape=logreg", f"seed={s}", "budget.max_iters=5"], f"gd_logreg_s{s}")
+              for s in (0, 1)]
+    write_experiment(ml, "fig2_like", runs=listed)
+    return root
+
+
+def test_a_tree_groups_seeds_and_keeps_experiment_runs_out_of_table1(tree, tmp_path):
+    result = build_report(tree, tmp_path / "r", ["table1"], ["fig1"], progress=False)
+    assert not result["failed"] and not result["missing"]
+    t = pd.read_csv(tmp_path / "r" / "table1.csv")
+    # transform_seed = seed in every run that has it (the ML runs lack the key, so it reads as 0.0):
+    # an instance, not a setting, so the three seeds stay one group
+    assert list(t["optimizer"]) == ["attention", "gd", "attention", "gd"]
+    assert set(t["landscape"]) == {"sphere (shift)"} and (t["seeds"] == 3).all()
+    assert "logreg" not in " ".join(t["landscape"])  # the experiment's runs are its own tables' business
+    runs = pd.read_csv(tmp_path / "r" / "runs.csv")
+    assert len(runs) == 14 and runs["in_experiment"].sum() == 2  # but every run is in runs.csv
+
+
+def test_follows_seed_compares_numbers_not_spellings():
+    runs = pd.DataFrame({"landscape": ["ackley"] * 3, "dimension": [2] * 3, "optimizer": ["gd"] * 3,
+                         "seed": [0, 1, 2], "landscape.transform_seed": [0.0, 1.0, 2.0]})
+    assert set(label_variants(runs)["landscape"]) == {"ackley"}
+    runs["landscape.transform_seed"] = [7.0, 7.0, 8.0]  # a real setting that varies
+    assert label_variants(runs)["landscape"].str.contains("transform_seed").all()
+
+
+def test_several_sources_keep_their_labels(tree, tmp_path):
+    sweep = tree / "table1_small"
+    result = build_report([f"before={sweep}", f"after={sweep}"], tmp_path / "r", ["table1"], "none",
+                          progress=False)
+    assert not result["failed"]
+    t = pd.read_csv(tmp_path / "r" / "table1.csv")
+    assert set(t["optimizer"]) == {"gd [before]", "gd [after]", "attention [before]", "attention [after]"}
+    assert (t["seeds"] == 3).all()
+    runs = pd.read_csv(tmp_path / "r" / "runs.csv")
+    assert sorted(runs["source"].unique()) == ["after", "before"]
+    assert parse_sources([str(sweep), str(tree / "ml" / "fig2")]) == {"table1_small": sweep, "fig2": tree / "ml" / "fig2"}
+    with pytest.raises(Exception, match="twice"):
+        parse_sources([f"a={sweep}", f"a={sweep}"])
+
+
+def test_default_output_is_beside_the_sweep_and_replacing_anothers_files_is_said(tree, tmp_path, capsys):
+    sweep = tree / "table1_small"
+    result = build_report(sweep, None, ["table1"], "none", progress=False)
+    assert result["out"] == sweep / "report" and (sweep / "report" / "table1.md").is_file()
+    shared = tmp_path / "shared"
+    build_report(sweep, shared, ["table1"], "none", progress=False)
+    capsys.readouterr()
+    build_report(sweep, shared, ["table1"], "none", progress=False)  # the same report again: nothing to say
+    assert "replaced" not in capsys.readouterr().err
+    build_report(f"other={sweep}", shared, ["table1"], "none", progress=False)
+    err = capsys.readouterr().err
+    assert "replaced 3 file(s)" in err and "table1.md" in err
+
+
+def test_a_table_asked_for_by_name_and_not_built_exits_non_zero(tree, tmp_path, capsys):
+    out = str(tmp_path / "r")
+    assert cli.main(["report", str(tree / "table1_small"), "--out", out, "--tables", "table4", "--figures", "none"]) == 1
+    err = capsys.readouterr().err
+    assert "table table4 skipped" in err and "not built: table4" in err
+    assert cli.main(["report", str(tree / "table1_small"), "--out", out, "--tables", "table1", "--figures",
+                     "none", "--runs-name", "runs_table1_small"]) == 0
+    assert (tmp_path / "r" / "runs_table1_small.csv").is_file()
+
+
+def test_csv_floats_round_trip_and_markdown_has_a_legend(tmp_path):
+    frame = pd.DataFrame({"x": [0.3, 1 / 3], "n": [7, 10]})
+    frame.attrs["legend"] = "x: a number; n: a count."
+    csv, md = write_table(frame, tmp_path, "t")
+    assert csv.read_text().splitlines()[1] == "0.3,7"
+    assert pd.read_csv(csv)["x"].tolist() == [0.3, 1 / 3]
+    assert md.read_text().splitlines()[-1] == "x: a number; n: a count."
+
+
+def test_fig1_plots_the_iterate_against_evaluations_per_present_panel(tree):
+    from attnopt.report import load_runs
+
+    runs, hist = load_runs(tree / "table1_small", with_history=True)
+    fig = fig1(runs, hist)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["sphere (shift), d = 2", "sphere (shift), d = 4"]
+    assert "over 3 seeds" in fig._suptitle.get_text()
+    ax = panels[0]
+    assert ax.get_xlabel() == "evaluations (f + grad)"
+    gd = [ln for ln in ax.get_lines() if ln.get_label() == "gd"][0]
+    att = [ln for ln in ax.get_lines() if ln.get_label() == "attention"][0]
+    # both spend the same 400-evaluation budget, so both curves reach the same x
+    assert np.nanmax(gd.get_xdata()[np.isfinite(gd.get_ydata())]) == pytest.approx(400, abs=2)
+    assert np.nanmax(att.get_xdata()[np.isfinite(att.get_ydata())]) >= 380
+    # the median of the iterate's loss (f - f*), not of the best loss: compare with the histories
+    cell = runs[(runs["optimizer"] == "gd") & (runs["dimension"] == 2)]
+    at_400 = np.median([hist[d]["loss"].iloc[-1] - f for d, f in zip(cell["run_dir"], cell["f_opt"])])
+    y = gd.get_ydata()[np.isfinite(gd.get_ydata())][-1]
+    assert y == pytest.approx(max(at_400, 1e-16), rel=1e-9)
+    assert gd.get_color() != att.get_color() and gd.get_linestyle() != att.get_linestyle()
+
+
+def _h(evals, best, start=None):
+    best = np.asarray(best, float)
+    loss = best.copy()
+    if start is not None:
+        loss[0] = start
+    return pd.DataFrame({"iter": range(len(evals)), "loss": loss, "best_loss": best, "f_evals": evals, "g_evals": 0})
+
+
+def test_ert_and_its_bootstrap_interval():
+    value, lo, hi = ert(np.array([10.0, 20.0, 100.0]), np.array([True, True, False]), np.random.default_rng(0))
+    assert value == pytest.approx(130 / 2)
+    assert lo <= value <= hi or hi == np.inf
+    assert ert(np.array([5.0, 5.0]), np.array([True, True]), np.random.default_rng(0)) == (5.0, 5.0, 5.0)
+    assert ert(np.array([5.0]), np.array([False]), np.random.default_rng(0))[0] == np.inf
+
+
+def test_targets_are_relative_to_each_problem_and_ert_table_reads_as_counts():
+    hist = {"a0": _h([1, 10, 100], [100.0, 1.0, 1e-9]), "a1": _h([1, 10, 100], [100.0, 0.5, 0.5]),
+            # a narrow band far from f* = 0: 21.3 -> 19.4, like Ackley's plateau
+            "b0": _h([1, 50, 100], [21.3, 20.0, 19.4]), "b1": _h([1, 50, 100], [21.3, 21.0, 21.0])}
+    runs = pd.DataFrame({"landscape": ["sphere", "sphere", "ackley", "ackley"], "dimension": [2] * 4,
+                         "optimizer": ["gd"] * 4, "seed": [0, 1, 0, 1], "f_opt": [0.0] * 4, "run_dir": list(hist)})
+    probs = problems(runs, hist)
+    assert probs[2, "sphere"].kind == "f - f*" and probs[2, "sphere"].targets[0] == pytest.approx(100.0)
+    ack = probs[2, "ackley"]
+    assert ack.kind == "scaled" and ack.targets[0] == pytest.approx(21.3) and ack.targets[-1] == pytest.approx(19.4)
+    assert runtimes(hist["b0"], ack.targets)[-1] == 100 and runtimes(hist["b1"], ack.targets)[-1] == np.inf
+    t = ert_table(runs, hist)
+    sphere = t[t["problem"] == "sphere"].set_index("target")
+    # a0 gets below both targets at its third record (100 evaluations), a1 never (100 spent):
+    # ERT = (100 + 100) / 1; a target of 1.5 would be (10 + 10) / 2
+    assert sphere.loc["f - f* <= 1e-2", "successes"] == 1 and sphere.loc["f - f* <= 1e-2", "ert"] == 200
+    assert sphere.loc["f - f* <= 1e-8", "ert"] == 200
+    assert runtimes(hist["a0"], [1.5]).tolist() == [10] and runtimes(hist["a1"], [1.5]).tolist() == [10]
+    shown = t.attrs["markdown"]
+    assert shown.loc[t["problem"] == "sphere", "successes"].tolist() == ["1/2", "1/2"]
+    assert pd.api.types.is_integer_dtype(t["successes"]) and pd.api.types.is_integer_dtype(t["runs"])
+    assert "ERT" in t.attrs["legend"]
+
+
+def test_iohprofiler_export_lists_every_run_and_its_improvements(tmp_path):
+    hist = {"r0": _h([1, 10, 100], [5.0, 1.0, 1.0]), "r1": _h([1, 10, 100], [5.0, 5.0, 2.0])}
+    runs = pd.DataFrame({"landscape": ["sphere"] * 2, "dimension": [3] * 2, "optimizer": ["gd"] * 2,
+                         "seed": [0, 1], "run_dir": list(hist)})
+    written = export_iohprofiler(runs, hist, tmp_path)
+    meta = json.loads((tmp_path / "gd" / "IOHprofiler_f1_sphere.json").read_text())
+    assert meta["maximization"] is False and meta["algorithm"]["name"] == "gd"
+    (scenario,) = meta["scenarios"]
+    assert scenario["dimension"] == 3 and [r["instance"] for r in scenario["runs"]] == [0, 1]
+    assert scenario["runs"][1]["best"] == {"evals": 100, "y": 2.0}
+    dat = (tmp_path / "gd" / scenario["path"]).read_text().splitlines()
+    assert dat == ['"evaluations" "raw_y"', "1 5.0", "10 1.0", '"evaluations" "raw_y"', "1 5.0", "100 2.0"]
+    assert len(written) == 2
