@@ -195,6 +195,11 @@ def _loop(landscape, optimizer, x0, oracle, opt_rng, budget, progress) -> Result
     finally:
         if bar is not None:
             bar.close()
+    if (oracle.f_evals, oracle.g_evals) != rows[-1][3:5]:
+        # The budget ended inside a step: what it evaluated is counted, so the history says so too
+        # (the iterate is the last complete one), and the totals equal the last row.
+        it += 1
+        record(it, state, "cut")
 
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     if extras:
