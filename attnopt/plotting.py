@@ -1,4 +1,4 @@
-"""The per-run loss figure. Reads a history DataFrame; knows nothing about optimizers."""
+"""The per-run loss figure. Reads a history (a DataFrame or a dict of columns); knows nothing about optimizers."""
 from __future__ import annotations
 
 import matplotlib
@@ -27,9 +27,9 @@ def loss_figure(history, title: str, f_opt=None):
     """
     fig, ax = plt.subplots(figsize=(7, 4.2))
     shift = f_opt if f_opt is not None else 0.0
-    loss = history["loss"].to_numpy(float) - shift
-    best = history["best_loss"].to_numpy(float) - shift
-    it = history["iter"].to_numpy()
+    loss = np.asarray(history["loss"], dtype=float) - shift
+    best = np.asarray(history["best_loss"], dtype=float) - shift
+    it = np.asarray(history["iter"])
     ax.plot(it, loss, lw=1.0, alpha=0.7, label="loss of iterate")
     ax.plot(it, best, lw=2.0, label="best so far")
     finite = np.concatenate([loss[np.isfinite(loss)], best[np.isfinite(best)]])
@@ -41,7 +41,7 @@ def loss_figure(history, title: str, f_opt=None):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     # A second axis in evaluations: comparisons across optimizers should be per evaluation.
-    evals = (history["f_evals"] + history["g_evals"]).to_numpy(float)
+    evals = np.asarray(history["f_evals"], dtype=float) + np.asarray(history["g_evals"], dtype=float)
     if len(it) > 1 and evals[-1] > evals[0]:
         sec = ax.secondary_xaxis("top", functions=(lambda i: _interp(i, it, evals), lambda e: _interp(e, evals, it)))
         sec.xaxis.set_major_locator(MaxNLocator(nbins=6))

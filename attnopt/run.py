@@ -94,26 +94,20 @@ def build(cfg: DictConfig) -> RunSpec:
                    s["progress"], s["plot"], plain, s["resume"], arrays)
 
 
-def _torch_version() -> str:
-    import torch
-
-    return torch.__version__
-
-
 def environment() -> dict:
     """What is needed to re-run this exactly: versions and, when available, the git commit."""
-    import hydra as _hydra
-    import pandas
-    import scipy
+    from importlib.metadata import version
 
+    # The installed versions, read from package metadata: importing torch, scipy and pandas just
+    # to ask would cost a small run ~3 s.
     env = {
         "attnopt": attnopt.__version__,
         "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pandas.__version__,
-        "hydra": _hydra.__version__,
-        "torch": _torch_version(),
+        "numpy": version("numpy"),
+        "scipy": version("scipy"),
+        "pandas": version("pandas"),
+        "hydra": version("hydra-core"),
+        "torch": version("torch"),
         "platform": platform.platform(),
     }
     try:
@@ -155,13 +149,13 @@ def execute(spec: RunSpec, out_dir: Path) -> dict:
                  arrays=spec.arrays)
     summary = summary_of(spec, result)
     io.write_text(out_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(spec.config)))
-    io.write_csv(out_dir / "history.csv", result.history)
+    io.write_csv(out_dir / "history.csv", result.history_columns)
     if spec.plot:
         from attnopt.plotting import loss_figure
         import matplotlib.pyplot as plt
 
         title = f"{spec.optimizer_name} on {spec.landscape_name}, d={spec.dimension}, seed={spec.seed}"
-        fig = loss_figure(result.history, title, result.f_opt)
+        fig = loss_figure(result.history_columns, title, result.f_opt)
         io.write_figure(out_dir / "loss.png", fig)
         plt.close(fig)
     from attnopt.sweep import config_hash

@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
-import pandas as pd
 
 from attnopt import optimizers as optimizers_mod
 from attnopt.backend import ArraySpec, to_numpy
@@ -21,7 +21,11 @@ from attnopt.landscapes.base import Landscape
 from attnopt.optimizers.base import Optimizer
 from attnopt.oracle import BudgetExhausted, Oracle
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 HISTORY_COLUMNS = ["iter", "loss", "best_loss", "f_evals", "g_evals", "time_s", "phase"]
+_HISTORY_DTYPES = [np.int64, np.float64, np.float64, np.int64, np.int64, np.float64, np.str_]
 STATUSES = ("target_reached", "budget_exhausted", "converged", "diverged")
 
 
@@ -31,7 +35,7 @@ class Result:
     loss: float  # its loss
     best_x: Optional[np.ndarray]  # the best point ever evaluated (trial points included)
     best_loss: float
-    history: pd.DataFrame = field(repr=False)
+    history_columns: dict[str, np.ndarray] = field(repr=False)  # the history: column name -> one value per iteration
     f_evals: int
     g_evals: int
     iters: int
@@ -39,11 +43,18 @@ class Result:
     time_s: float
     f_opt: Optional[float] = None
 
+    @cached_property
+    def history(self) -> pd.DataFrame:
+        """The history as a DataFrame, built on first use: pandas takes ~0.4 s to import, more
+        than a small run, and writing a run directory does not need it (attnopt.io.write_csv)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.history_columns)
+
     @property
     def final_metrics(self) -> dict:
         """The landscape's extra metrics (e.g. val_loss) at the final iterate, if any."""
-        extra = [c for c in self.history.columns if c not in HISTORY_COLUMNS]
-        return {c: float(self.history[c].iloc[-1]) for c in extra}
+        return {c: float(v[-1]) for c, v in self.history_columns.items() if c not in HISTORY_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -201,20 +212,21 @@ def _loop(landscape, optimizer, x0, oracle, opt_rng, budget, progress) -> Result
         it += 1
         record(it, state, "cut")
 
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    if extras:
-        history = pd.concat([history, pd.DataFrame(extras)], axis=1)
+    history = {name: np.array([row[i] for row in rows], dtype=dtype)
+               for i, (name, dtype) in enumerate(zip(HISTORY_COLUMNS, _HISTORY_DTYPES))}
+    for name in extras[0] if extras else ():
+        history[name] = np.array([metrics[name] for metrics in extras], dtype=np.float64)
     return Result(
         x=np.asarray(to_numpy(state.x), dtype=float),
         loss=float(state.loss),
         best_x=None if oracle.best_x is None else np.asarray(to_numpy(oracle.best_x), dtype=float),
         best_loss=float(oracle.best_loss),
-        history=history,
+        history_columns=history,
         f_evals=oracle.f_evals,
         g_evals=oracle.g_evals,
         iters=it,
         status=status,
-        time_s=float(history["time_s"].iloc[-1]),
+        time_s=float(history["time_s"][-1]),
         f_opt=landscape.f_opt,
     )
 

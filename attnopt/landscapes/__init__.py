@@ -5,15 +5,23 @@ from typing import Any
 
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
-from attnopt.landscapes.classic import Ackley, Griewank, Rastrigin, Rosenbrock, Sphere
-from attnopt.landscapes.tasks import MLP, LinReg, LogReg
-from attnopt.landscapes.trapped import Trapped
 from attnopt.landscapes.transforms import transform, transform_options
+from attnopt.lazy import LazyRegistry
 from attnopt.params import bind, signature_params
 
-REGISTRY: dict[str, type[Landscape]] = {
-    cls.name: cls for cls in (Sphere, Rastrigin, Ackley, Griewank, Rosenbrock, Trapped, LinReg, LogReg, MLP)
-}
+# name -> where the class lives. Imported on first use (attnopt.lazy): the ML tasks import torch.
+REGISTRY: LazyRegistry = LazyRegistry({
+    "sphere": "attnopt.landscapes.classic:Sphere",
+    "rastrigin": "attnopt.landscapes.classic:Rastrigin",
+    "ackley": "attnopt.landscapes.classic:Ackley",
+    "griewank": "attnopt.landscapes.classic:Griewank",
+    "rosenbrock": "attnopt.landscapes.classic:Rosenbrock",
+    "trapped": "attnopt.landscapes.trapped:Trapped",
+    "linreg": "attnopt.landscapes.tasks:LinReg",
+    "logreg": "attnopt.landscapes.tasks:LogReg",
+    "mlp": "attnopt.landscapes.tasks:MLP",
+})
+__getattr__ = REGISTRY.module_getattr(__name__)  # attnopt.landscapes.Sphere, .MLP, ...
 
 
 def names() -> list[str]:
