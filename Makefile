@@ -34,8 +34,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/attnopt run $(ARGS)
 
+# pytest exits 5 when it collected no test (a typo in ARGS, a missing tests/): say so and fail with 1,
+# so nothing downstream mistakes it for another outcome.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	@$(BIN)/python -m pytest -q $(ARGS); code=$$?; \
+	if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests (check ARGS)" >&2; exit 1; fi; exit $$code
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_attention.py $(ARGS)
