@@ -1,8 +1,8 @@
 """Atomic writes of run outputs: a reader sees a whole file or none, never half of one.
 
 Each file is written to a temporary name in the same directory and renamed into place (rename is
-atomic on POSIX filesystems). ``summary.json`` is written last, so its presence marks a complete
-run directory.
+atomic on POSIX filesystems). What goes into a run directory, and in which order, is
+:mod:`attnopt.rundir`'s business.
 """
 from __future__ import annotations
 

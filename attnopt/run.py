@@ -6,9 +6,7 @@ sweep before any job starts, so a bad value fails in one line instead of halfway
 """
 from __future__ import annotations
 
-import json
 import platform
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import attnopt
-from attnopt import io, landscapes, optimizers
+from attnopt import landscapes, optimizers, rundir
 from attnopt.backend import ArraySpec
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
@@ -142,33 +140,37 @@ def summary_of(spec: RunSpec, result: Result) -> dict:
     }
 
 
-def execute(spec: RunSpec, out_dir: Path) -> dict:
+def execute(spec: RunSpec, out_dir: Path, hydra_files: Optional[dict] = None) -> dict:
     """Run one job and write its directory: config.yaml, history.csv, loss.png, summary.json (last)."""
     progress = sys.stderr.isatty() if spec.progress == "auto" else bool(spec.progress)
     result = run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, progress=progress,
                  arrays=spec.arrays)
-    summary = summary_of(spec, result)
-    io.write_text(out_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(spec.config)))
-    io.write_csv(out_dir / "history.csv", result.history_columns)
+    summary = {**summary_of(spec, result), "environment": environment()}
+    figure = None
     if spec.plot:
         from attnopt.plotting import loss_figure
-        import matplotlib.pyplot as plt
 
         title = f"{spec.optimizer_name} on {spec.landscape_name}, d={spec.dimension}, seed={spec.seed}"
-        fig = loss_figure(result.history_columns, title, result.f_opt)
-        io.write_figure(out_dir / "loss.png", fig)
-        plt.close(fig)
-    from attnopt.sweep import config_hash
+        figure = loss_figure(result.history_columns, title, result.f_opt)
+    try:
+        rundir.write(out_dir, config=spec.config, history=result.history_columns, summary=summary, figure=figure,
+                     hydra_files=hydra_files)
+    finally:
+        if figure is not None:
+            import matplotlib.pyplot as plt
 
-    summary["config_hash"] = config_hash(spec.config)
-    io.write_json(out_dir / "summary.json", {**summary, "environment": environment()})
+            plt.close(figure)
     print(
         f"{result.status}: {spec.optimizer_name} on {spec.landscape_name} d={spec.dimension} seed={spec.seed}: "
         f"final loss {result.loss:.6g}, best {result.best_loss:.6g}, {result.iters} iters, "
         f"{result.f_evals} f-evals, {result.g_evals} g-evals, {result.time_s:.3g}s -> {out_dir}",
         flush=True,
     )
+    summary.pop("environment")
     return summary
+
+
+rundir.register_resolver()  # ${attnopt.run_name:} names run and sweep directories in conf/config.yaml
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="config")
@@ -185,18 +187,19 @@ def hydra_main(cfg: DictConfig) -> dict:
     multirun = hc.mode == RunMode.MULTIRUN
     if multirun and spec.progress == "auto":
         spec.progress = False  # the sweep has one bar (attnopt.sweep); one per job would bury it
-    if spec.resume:
-        sweep_dir = sweep.sweep_root(out_dir, hc.sweep.subdir) if multirun else None
-        found, problem = sweep.find_complete(sweep.config_hash(spec.config), out_dir, sweep_dir)
-        if found is not None:
-            if found != out_dir and sweep.only_hydra_files(out_dir):
-                shutil.rmtree(out_dir)  # Hydra made it for this job; the results live in `found`
-            print(f"complete already, skipped: {spec.optimizer_name} on {spec.landscape_name} d={spec.dimension} "
-                  f"seed={spec.seed} -> {found}", flush=True)
-            summary = json.loads((found / "summary.json").read_text())
-            summary.pop("environment", None)
-            return {**summary, "skipped": True}
-        if problem not in (None, "no summary.json") or (out_dir / "history.csv").exists():
-            print(f"attnopt: warning: rerunning {out_dir}: {problem}", file=sys.stderr, flush=True)
-    sweep.clear_results(out_dir)
-    return execute(spec, out_dir)
+    sweep_dir = sweep.sweep_root(out_dir, hc.sweep.subdir) if multirun else None
+    found = rundir.claim(out_dir, spec.config, sweep_dir, spec.resume)
+    if found.note:
+        print(f"attnopt: warning: {found.note}", file=sys.stderr, flush=True)
+    if found.dir != out_dir:
+        rundir.remove_partial(out_dir)  # the empty directory Hydra made for this job (never a complete run)
+    if found.complete:
+        print(f"complete already, skipped: {spec.optimizer_name} on {spec.landscape_name} d={spec.dimension} "
+              f"seed={spec.seed} -> {found.dir}", flush=True)
+        summary = rundir.read_summary(found.dir)
+        summary.pop("environment", None)
+        return {**summary, "skipped": True}
+    # Hydra's own record of the job (.hydra/), written with the results rather than before the run
+    # (hydra.output_subdir is null in conf/config.yaml), so an interrupted run leaves nothing behind.
+    hydra_files = {"config.yaml": cfg, "hydra.yaml": HydraConfig.instance().cfg, "overrides.yaml": hc.overrides.task}
+    return execute(spec, found.dir, hydra_files)

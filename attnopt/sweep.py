@@ -17,8 +17,6 @@ them; that works for every launcher whose workers share the filesystem.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import sys
 import threading
@@ -27,79 +25,9 @@ from typing import Any, Optional, Sequence
 
 from hydra.experimental.callback import Callback
 
-# Keys that change how a run is shown, not what it computes: changing them must not force a rerun.
-OUTPUT_ONLY_KEYS = ("progress", "plot", "resume")
-RESULT_FILES = ("summary.json", "history.csv", "loss.png", "config.yaml")  # summary.json first: see clear_results
+from attnopt import rundir
+
 DONE_DIR = Path(".attnopt") / "done"
-
-
-def config_hash(config: dict) -> str:
-    """A stable hash of a resolved run config (hydra node excluded), output-only keys left out."""
-    relevant = {k: v for k, v in config.items() if k not in OUTPUT_ONLY_KEYS and k != "hydra"}
-    text = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def check_complete(run_dir: Path, wanted_hash: Optional[str] = None) -> Optional[str]:
-    """None when ``run_dir`` holds a complete run (of ``wanted_hash``, if given), else the reason."""
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        return "no summary.json"
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, ValueError) as exc:
-        return f"summary.json is unreadable ({exc})"
-    if not isinstance(summary, dict) or "final_loss" not in summary or "iters" not in summary:
-        return "summary.json is incomplete"
-    if wanted_hash is not None and summary.get("config_hash") != wanted_hash:
-        return "it holds a run of another config"
-    try:
-        with open(run_dir / "history.csv", "rb") as fh:
-            rows = sum(1 for line in fh if line.strip()) - 1  # minus the header
-    except OSError:
-        return "history.csv is missing"
-    if rows != int(summary["iters"]) + 1:  # iteration 0 (the initial point) is recorded too
-        return f"history.csv has {rows} rows, summary.json says {int(summary['iters']) + 1}"
-    return None
-
-
-def find_complete(wanted_hash: str, own_dir: Path, sweep_dir: Optional[Path]) -> tuple[Optional[Path], Optional[str]]:
-    """(directory holding a complete run of this config or None, why ``own_dir`` is not one)."""
-    problem = check_complete(own_dir, wanted_hash)
-    if problem is None:
-        return own_dir, None
-    if sweep_dir is not None and sweep_dir.is_dir():
-        for summary in sorted(sweep_dir.rglob("summary.json")):
-            other = summary.parent
-            if other != own_dir and check_complete(other, wanted_hash) is None:
-                return other, problem
-    return None, problem
-
-
-def clear_results(run_dir: Path) -> None:
-    """Remove a previous attempt's result files, summary.json first, so that a crash during the
-    rerun can never leave an old summary.json vouching for new, half-written files."""
-    for name in RESULT_FILES:
-        (run_dir / name).unlink(missing_ok=True)
-
-
-def only_hydra_files(run_dir: Path) -> bool:
-    return run_dir.is_dir() and all(p.name == ".hydra" for p in run_dir.iterdir())
-
-
-def complete_runs(sweep_dir: Path) -> dict[str, Path]:
-    """{config_hash: run directory} of every complete run under ``sweep_dir``."""
-    found: dict[str, Path] = {}
-    if not sweep_dir.is_dir():
-        return found
-    for summary in sorted(sweep_dir.rglob("summary.json")):
-        try:
-            wanted = json.loads(summary.read_text()).get("config_hash")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if wanted and wanted not in found and check_complete(summary.parent, wanted) is None:
-            found[wanted] = summary.parent
-    return found
 
 
 def _task_key(job: Sequence[str]) -> tuple[str, ...]:
@@ -124,8 +52,10 @@ def skip_complete_jobs(planned: Sequence[tuple]) -> int:
     from omegaconf import OmegaConf
 
     sweep_dir = Path(str(OmegaConf.select(planned[0][2], "hydra.sweep.dir")))
-    done = complete_runs(sweep_dir)
-    skip = {_task_key(job) for job, spec, _ in planned if spec.resume and config_hash(spec.config) in done}
+    hashes = {job_key: rundir.config_hash(spec.config) for job_key, spec in ((_task_key(job), spec) for job, spec, _ in planned)
+              if spec.resume}
+    done = rundir.complete_runs(sweep_dir, set(hashes.values()))
+    skip = {key for key, h in hashes.items() if h in done}
     _preskipped = len(skip)
     if not skip:
         return 0
@@ -271,5 +201,4 @@ class SweepCallback(Callback):
                 print(f"attnopt: warning: no report: {exc}", file=sys.stderr, flush=True)
 
 
-__all__ = ["config_hash", "check_complete", "find_complete", "complete_runs", "clear_results", "skip_complete_jobs",
-           "SweepCallback"]
+__all__ = ["skip_complete_jobs", "SweepCallback"]

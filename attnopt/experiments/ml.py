@@ -111,7 +111,7 @@ def run_jobs(exps: list[Experiment], root: Path, desc: str, force: bool = False)
     from tqdm.auto import tqdm
 
     from attnopt.run import build, execute
-    from attnopt.sweep import check_complete, clear_results, config_hash
+    from attnopt import rundir
 
     jobs = jobs_of(exps)
     composed: dict[tuple, object] = {}  # composing costs ~0.2 s; once per choice of groups
@@ -126,9 +126,9 @@ def run_jobs(exps: list[Experiment], root: Path, desc: str, force: bool = False)
             spec = build(cfg)
             run_dir = root / name
             dirs.append(run_dir)
-            if not force and check_complete(run_dir, config_hash(spec.config)) is None:
+            if not force and rundir.check(run_dir, rundir.config_hash(spec.config)) is None:
                 continue
-            clear_results(run_dir)
+            rundir.clear(run_dir)
             with contextlib.redirect_stdout(_io.StringIO()):  # execute's one line per run would bury the bar
                 execute(spec, run_dir)
     return dirs

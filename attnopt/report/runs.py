@@ -8,11 +8,10 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-import yaml
-
+from attnopt import rundir
 from attnopt.report.labels import label_variants
 
-RUN_MARKERS = ("summary.json", "history.csv", "config.yaml", ".hydra")
+RUN_MARKERS = (rundir.SUMMARY_FILE, rundir.HISTORY_FILE, rundir.CONFIG_FILE, rundir.HYDRA_DIR)
 
 
 class RunDirWarning(UserWarning):
@@ -43,25 +42,11 @@ def _flatten(prefix: str, node, out: dict) -> None:
 
 def read_run(run_dir: Path | str) -> dict:
     """One run's summary plus its flattened config (``optimizer.sigma``, ``budget.max_iters``, ...).
-    Raises ValueError naming what is wrong when the directory is incomplete or corrupt."""
-    run_dir = Path(run_dir)
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise ValueError("no summary.json (the run did not finish)")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"summary.json is unreadable ({exc})") from None
-    if not isinstance(summary, dict) or "final_loss" not in summary:
-        raise ValueError("summary.json lacks final_loss")
+    Raises ValueError (:class:`attnopt.rundir.RunDirError`) naming what is wrong when the directory is
+    incomplete or corrupt (a summary field of the wrong type included)."""
+    summary = rundir.read_summary(run_dir)
     row: dict = {}
-    config_path = run_dir / "config.yaml"
-    if config_path.is_file():
-        try:
-            config = yaml.safe_load(config_path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ValueError(f"config.yaml is unreadable ({exc})") from None
-        _flatten("", config, row)
+    _flatten("", rundir.read_config(run_dir), row)
     summary.pop("environment", None)
     row.update(summary)
     row["run_dir"] = str(run_dir)
@@ -69,11 +54,8 @@ def read_run(run_dir: Path | str) -> dict:
 
 
 def read_history(run_dir: Path | str) -> pd.DataFrame:
-    history = pd.read_csv(Path(run_dir) / "history.csv")
-    missing = {"iter", "loss", "best_loss", "f_evals", "g_evals"} - set(history.columns)
-    if missing:
-        raise ValueError(f"history.csv lacks columns {sorted(missing)}")
-    return history
+    """history.csv, its content checked (:func:`attnopt.rundir.read_history`)."""
+    return rundir.read_history(run_dir)
 
 
 def load_runs(root: Path | str, with_history: bool = False, label: bool = True
