@@ -336,7 +336,8 @@ def test_table4_small_sweep_through_the_cli_writes_table_and_figure(tmp_path):
         runs[s["optimizer"]] = (s, pd.read_csv(summary.parent / "history.csv"))
     assert sorted(runs) == sorted(["gd", "attention", "adam"] + HYBRIDS)
     assert all(s["f_evals"] + s["g_evals"] <= 400 for s, _ in runs.values())
-    config = (tmp_path / "sweep" / "gd_trapped_d3_s0" / "config.yaml").read_text()
+    (gd_dir,) = (tmp_path / "sweep").glob("gd_trapped_d3_s0_*")  # <run name>_<config hash>
+    config = (gd_dir / "config.yaml").read_text()
     assert "lr: 0.001" in config  # Table 4's gd rate, not the library default
     assert set(runs["hybrid4"][1]["phase"]) == {"init", "lr_search"}
     table = pd.read_csv(report / "table4.csv")

@@ -2,7 +2,6 @@
 submitit_local launchers. Each sweep is a few runs of a few hundred evaluations."""
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -10,6 +9,8 @@ import time
 
 import pandas as pd
 import pytest
+
+from attnopt import rundir
 
 # table1_small, cut down to what a test needs: 300 evaluations per run.
 TINY = ["budget.max_evals=300"]
@@ -43,8 +44,10 @@ def test_small_preset_sweep_with_joblib_through_the_cli_gives_runs_table_and_fig
     assert (report / "table1.md").is_file()
     for png in ("fig1.png", "fig_ecdf.png"):
         assert (report / png).read_bytes()[:4] == b"\x89PNG"
-    # directories are named by the job's overrides, so a re-run finds each job where it left it
-    assert (sweep / "budget.max_evals=300,dimension=2,landscape=ackley,optimizer=gd,seed=1" / "summary.json").is_file()
+    # directories are named by the job's config (its hash included), so a re-run finds each job where it left it
+    for name in summaries(sweep):
+        assert name == rundir.run_name(rundir.read_config(sweep / name))
+    assert len([name for name in summaries(sweep) if name.startswith("gd_ackley_d2_s1_")]) == 1
 
 
 @pytest.mark.slow
@@ -66,8 +69,8 @@ def test_killed_sweep_resumes_and_reruns_only_the_missing_runs(tmp_path):
     assert 2 <= len(before) < 6, "the sweep must be killed part way through"
     stamps = {name: (sweep / name / "summary.json").stat().st_mtime_ns for name in before}
     # a run killed between its history and its summary: partial, must be rerun
-    missing = next(d for d in range(7, 1, -1) if not any(f"dimension={d}," in name for name in before))
-    partial = sweep / re.sub(r"dimension=\d+,", f"dimension={missing},", next(iter(before)))
+    missing = next(d for d in range(7, 1, -1) if not any(s["dimension"] == d for s in before.values()))
+    partial = sweep / rundir.run_name({**rundir.read_config(sweep / next(iter(before))), "dimension": missing})
     partial.mkdir(exist_ok=True)
     (partial / "history.csv").write_text("iter,loss\n0,1.0\n")
 
@@ -93,7 +96,7 @@ def test_killed_sweep_resumes_and_reruns_only_the_missing_runs(tmp_path):
     forced = attnopt(*common, "dimension=2", "resume=false", cwd=tmp_path)  # the flag that forces re-running
     assert forced.returncode == 0, forced.stderr
     assert "complete already" not in forced.stdout and "1 ran" in forced.stderr
-    (d2,) = [n for n in after if ",dimension=2," in n]
+    (d2,) = [n for n in after if after[n]["dimension"] == 2]
     assert (sweep / d2 / "summary.json").stat().st_mtime_ns != stamps.get(d2, 0)
     assert summaries(sweep)[d2]["final_loss"] == after[d2]["final_loss"]  # same config, same seed, same result
 
