@@ -95,26 +95,27 @@ def test_run_name_is_readable_and_ends_with_the_hash():
     assert cfg.hydra.sweep.subdir == rundir.run_name(CONFIG)
 
 
-def test_prepare_never_touches_a_complete_run_of_another_config(run, tmp_path):
-    other = rundir.config_hash({**CONFIG, "seed": 5})
+def test_claim_never_touches_a_complete_run_of_another_config(run, tmp_path):
+    other = {**CONFIG, "seed": 5}
     before = {p.name: p.read_bytes() for p in run.iterdir()}
-    with pytest.raises(rundir.OccupiedError, match="complete run of another config"):
-        rundir.prepare(run, other, tmp_path)
-    with pytest.raises(rundir.OccupiedError):
-        rundir.prepare(run, other, tmp_path, resume=False)
+    for resume in (True, False):
+        got = rundir.claim(run, other, tmp_path, resume=resume)
+        # it runs into the directory its own config names, beside the one it was handed
+        assert got == rundir.Claim(tmp_path / rundir.run_name(other), False, got.note)
+        assert "holds a complete run of another config, which is kept" in got.note
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
-    # the same config: reused when resuming, cleared for a forced rerun
-    assert rundir.prepare(run, rundir.config_hash(CONFIG), tmp_path) == (run, None)
-    # found elsewhere under the sweep directory
-    assert rundir.prepare(tmp_path / "new", rundir.config_hash(CONFIG), tmp_path) == (run, "no summary.json (the run did not finish)")
-    assert rundir.prepare(run, rundir.config_hash(CONFIG), tmp_path, resume=False) == (None, None)
+    # the same config: reused when resuming (where it is, or anywhere under the sweep directory) ...
+    assert rundir.claim(run, CONFIG, tmp_path) == rundir.Claim(run, True)
+    assert rundir.claim(tmp_path / "new", CONFIG, tmp_path) == rundir.Claim(run, True)
+    # ... and cleared for a forced rerun (resume=false)
+    assert rundir.claim(run, CONFIG, tmp_path, resume=False) == rundir.Claim(run, False)
     assert not (run / "summary.json").exists()
 
 
-def test_prepare_clears_a_partial_attempt_and_says_why(run, tmp_path):
+def test_claim_clears_a_partial_attempt_and_says_why(run, tmp_path):
     (run / "summary.json").unlink()
-    found, problem = rundir.prepare(run, rundir.config_hash({**CONFIG, "seed": 5}), tmp_path)
-    assert found is None and "no summary.json" in problem
+    got = rundir.claim(run, {**CONFIG, "seed": 5}, tmp_path)
+    assert got.dir == run and not got.complete and "rerunning" in got.note and "no summary.json" in got.note
     assert not (run / "history.csv").exists() and not (run / "config.yaml").exists()
 
 
