@@ -12,7 +12,7 @@ import re
 import sys
 from typing import Callable, Optional
 
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from attnopt.errors import ConfigError
 
@@ -196,6 +196,14 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
             raise ConfigError(_one_line(exc)) from None
         by_choices: dict[tuple, object] = {}
         check_writable(OmegaConf.select(base, "hydra.sweep.dir" if multirun else "hydra.run.dir"))
+        if not multirun:  # the one job is `base` less its hydra node, as compose() gives it: no second compose
+            job_cfg = copy.deepcopy(base)
+            with open_dict(job_cfg):
+                del job_cfg["hydra"]
+            spec = build(job_cfg)
+            if on_job is not None:
+                on_job(list(overrides), spec, base)
+            return 1
         seen = set()
         for job in jobs:
             key = tuple(job)

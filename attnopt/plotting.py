@@ -1,12 +1,11 @@
 """The per-run loss figure. Reads a history (a DataFrame or a dict of columns); knows nothing about optimizers."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import numpy as np
+# A bare Figure, not pyplot: no global figure registry to close, no GUI backend to pick, and
+# ~0.1 s less to import on every run that plots (savefig renders with Agg by itself).
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def _interp(x, xp, fp):
@@ -25,7 +24,8 @@ def loss_figure(history, title: str, f_opt=None):
 
     With a known optimum the y axis shows f - f_opt, the quantity that says how close a run got.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     shift = f_opt if f_opt is not None else 0.0
     loss = np.asarray(history["loss"], dtype=float) - shift
     best = np.asarray(history["best_loss"], dtype=float) - shift

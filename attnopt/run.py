@@ -152,14 +152,8 @@ def execute(spec: RunSpec, out_dir: Path, hydra_files: Optional[dict] = None) ->
 
         title = f"{spec.optimizer_name} on {spec.landscape_name}, d={spec.dimension}, seed={spec.seed}"
         figure = loss_figure(result.history_columns, title, result.f_opt)
-    try:
-        rundir.write(out_dir, config=spec.config, history=result.history_columns, summary=summary, figure=figure,
-                     hydra_files=hydra_files)
-    finally:
-        if figure is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(figure)
+    rundir.write(out_dir, config=spec.config, history=result.history_columns, summary=summary, figure=figure,
+                 hydra_files=hydra_files)
     print(
         f"{result.status}: {spec.optimizer_name} on {spec.landscape_name} d={spec.dimension} seed={spec.seed}: "
         f"final loss {result.loss:.6g}, best {result.best_loss:.6g}, {result.iters} iters, "
