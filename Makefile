@@ -14,7 +14,7 @@ PIP_LOCAL := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 help:
 	@echo "make run  [ARGS='optimizer=gd landscape=sphere']   set up .venv and run the default experiment"
 	@echo "make test [ARGS='tests/test_cli.py']                run the test suite (or part of it)"
-	@echo "make bench                                          attention-search speed ratios"
+	@echo "make bench [SCALE=small]                            attention-search speed ratios; CLI and sweep overhead"
 	@echo "make gpu-check                                      on a CUDA machine: the GPU tests and GPU timings (~2 min)"
 	@echo "Report targets take SCALE=full (default: the report's sizes) or SCALE=small (minutes):"
 	@echo "  make table1 fig1        Table 1 / Figure 1 + runtime ECDF (full: ~2.5 min on 2 cores)"
@@ -40,8 +40,12 @@ test: $(STAMP)
 	@$(BIN)/python -m pytest -q $(ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "make test: pytest collected no tests (check ARGS)" >&2; exit 1; fi; exit $$code
 
+# make bench [SCALE=small] [BENCH_ARGS="--skip-table1 --skip-heavy"]: attention-search speed, then the
+# CLI's start-up and sweep overhead against issue 13's goals (outputs/bench/overhead.md); SCALE=full
+# includes a full `make table1` (minutes), SCALE=small its small preset.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_attention.py $(ARGS)
+	$(BIN)/python scripts/bench_overhead.py --scale $(SCALE) $(BENCH_ARGS)
 
 # The checks `make test` skips without a GPU (they are never required), run where one is visible to
 # the venv's torch (a CUDA build of torch; this project's constraints pin a CPU one here).

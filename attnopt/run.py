@@ -6,6 +6,7 @@ sweep before any job starts, so a bad value fails in one line instead of halfway
 """
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import sys
@@ -92,8 +93,10 @@ def build(cfg: DictConfig) -> RunSpec:
                    s["progress"], s["plot"], plain, s["resume"], arrays)
 
 
+@functools.cache  # once per process: a sweep's jobs share it, and git costs ~15 ms a call
 def environment() -> dict:
-    """What is needed to re-run this exactly: versions and, when available, the git commit."""
+    """What is needed to re-run this exactly: versions and, when available, the git commit (of the
+    code this process loaded: asked once, when first needed)."""
     from importlib.metadata import version
 
     # The installed versions, read from package metadata: importing torch, scipy and pandas just
@@ -145,7 +148,7 @@ def execute(spec: RunSpec, out_dir: Path, hydra_files: Optional[dict] = None) ->
     progress = sys.stderr.isatty() if spec.progress == "auto" else bool(spec.progress)
     result = run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, progress=progress,
                  arrays=spec.arrays)
-    summary = {**summary_of(spec, result), "environment": environment()}
+    summary = {**summary_of(spec, result), "environment": dict(environment())}
     figure = None
     if spec.plot:
         from attnopt.plotting import loss_figure

@@ -106,3 +106,18 @@ def test_lazy_landscape_registry_names_each_class_by_its_own_name():
         landscapes.NoSuchLandscape  # noqa: B018
     registry = LazyRegistry({"join": "os.path:join"})
     assert list(registry) == ["join"] and registry["join"]("a", "b") == "a/b"
+
+
+@pytest.mark.slow
+def test_overhead_benchmark_runs_and_writes_its_table(tmp_path):
+    """scripts/bench_overhead.py (make bench) at its smallest: it measures, it does not judge here."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bench_overhead.py"
+    out = subprocess.run([sys.executable, str(script), "--seeds", "2", "--repeats", "1", "--skip-heavy", "--skip-table1",
+                          "--out-dir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = json.loads((tmp_path / "overhead.json").read_text())["rows"]
+    goals = [r for r in rows if r["goal"]]
+    assert len(goals) == 6 and all(r["verdict"] in ("met", "MISSED") for r in goals)
+    assert "attnopt --help" in (tmp_path / "overhead.md").read_text()

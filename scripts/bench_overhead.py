@@ -1,0 +1,220 @@
+"""Start-up and sweep overhead of the `attnopt` command, printed against issue 13's goals (run: `make bench`).
+
+Each figure is measured here, now, through the installed `attnopt` command as a user would type it
+(fresh output directories, so nothing is resumed), and printed beside its goal:
+
+  attnopt --help                                                    <= 0.5 s
+  attnopt run optimizer=gd landscape=sphere dimension=2 budget.max_iters=10       <= 1.5 s
+  the same with plot=false                                          <= 1.0 s
+  40 such runs, -m seed="range(40)", the default -m launcher: per-job overhead <= 20 ms
+      (the marginal cost of a job: (wall of 40 - wall of 1) / 39, less the run's own time_s)
+  the same 40 runs with the parallel launcher, 2 workers            not slower than serial
+  the same 40 runs in one process (the floor)                       (no goal)
+  40 runs of attention on 1000-D Rastrigin, 100 iterations, plot=false: in one process / default
+      launcher / parallel launcher, 2 workers                       parallel >= 1.7x faster than one process
+  Table 1 (`make table1`, fresh sweep dir): wall x workers / sum of the runs' time_s  <= 1.2
+      and its wall time                                             (no goal)
+
+The launchers measured are whatever `-m` uses by default and whatever --parallel names; their
+Hydra `_target_` is printed, so a figure always says which launcher it is about.
+Timings are the best of --repeats (the least disturbed by other processes); the machine's load
+average is printed with them, since on a shared machine it, not attnopt, can dominate.
+Results are also written to outputs/bench/overhead.md and overhead.json (--out-dir).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ATTNOPT = str(Path(sys.executable).parent / "attnopt")  # the console script of this interpreter's install
+SMALL_RUN = ["optimizer=gd", "landscape=sphere", "dimension=2", "budget.max_iters=10"]
+HEAVY_RUN = ["optimizer=attention", "landscape=rastrigin", "dimension=1000", "budget.max_iters=100", "plot=false"]
+QUIET = ["progress=false"]  # no per-run bar (the sweep's own bar goes to stderr, which is captured)
+
+
+def wall(command: list[str], cwd: Path, env: dict | None = None) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"bench_overhead: `{shlex.join(command)}` failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return elapsed
+
+
+class Fresh:
+    """Numbered fresh directories under one temporary root, so no run is ever resumed."""
+
+    def __init__(self, root: Path):
+        self.root, self.n = root, 0
+
+    def __call__(self, stem: str) -> Path:
+        self.n += 1
+        return self.root / f"{stem}_{self.n}"
+
+
+def best_of(repeats: int, measure) -> float:
+    return min(measure() for _ in range(repeats))
+
+
+def run_times(sweep_dir: Path) -> list[float]:
+    """The runs' own time_s, from every summary.json under a sweep directory."""
+    return [json.loads(p.read_text())["time_s"] for p in sweep_dir.rglob("summary.json")]
+
+
+def sweep(cwd: Path, sweep_dir: Path, job: list[str], seeds: int, launcher: list[str]) -> tuple[float, list[float]]:
+    command = [ATTNOPT, "run", "-m", *job, *QUIET, f"seed=range({seeds})", *launcher, f"hydra.sweep.dir={sweep_dir}"]
+    elapsed = wall(command, cwd)
+    times = run_times(sweep_dir)
+    if len(times) != seeds:
+        raise SystemExit(f"bench_overhead: {sweep_dir} holds {len(times)} complete runs, expected {seeds}")
+    return elapsed, times
+
+
+def launcher_target(cwd: Path, launcher: list[str]) -> str:
+    out = subprocess.run([ATTNOPT, "run", *SMALL_RUN, *launcher, "--cfg", "hydra", "-p", "hydra.launcher"],
+                         cwd=cwd, capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        if line.strip().startswith("_target_:"):
+            return line.split(":", 1)[1].strip().rsplit(".", 1)[-1]
+    return "unknown"
+
+
+def in_process(job: list[str], seeds: int) -> float:
+    """The same runs through the library in this process: configs composed and built first, only
+    the runs timed (attnopt.minimize's own loop, attnopt.runner.run)."""
+    from hydra import compose, initialize_config_module
+
+    from attnopt.run import build
+    from attnopt.runner import run
+
+    with initialize_config_module(config_module="attnopt.conf", version_base=None):
+        specs = [build(compose(config_name="config", overrides=[*job, f"seed={s}"])) for s in range(seeds)]
+    start = time.perf_counter()
+    for spec in specs:
+        run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, arrays=spec.arrays)
+    return time.perf_counter() - start
+
+
+class Table:
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def add(self, what: str, measured: str, goal: str = "", verdict: str = "", value: float | None = None):
+        self.rows.append({"what": what, "measured": measured, "goal": goal, "verdict": verdict, "value": value})
+        print(f"  {what:<62} {measured:<34} {goal:<22} {verdict}", flush=True)
+
+    def limit(self, what: str, value: float, goal: float, unit: str = "s", detail: str = ""):
+        shown = f"{value * 1000:.1f} ms" if unit == "ms" else f"{value:.2f} s"
+        goal_shown = f"<= {goal * 1000:.0f} ms" if unit == "ms" else f"<= {goal} s"
+        self.add(what, f"{shown}{detail}", goal_shown, "met" if value <= goal else "MISSED", value)
+
+    def ratio(self, what: str, value: float, goal: float, at_least: bool, detail: str = ""):
+        met = value >= goal if at_least else value <= goal
+        self.add(what, f"{value:.2f}x{detail}", f"{'>=' if at_least else '<='} {goal}x", "met" if met else "MISSED",
+                 value)
+
+    def markdown(self) -> str:
+        lines = ["| what | measured | goal | |", "| --- | --- | --- | --- |"]
+        lines += [f"| {r['what']} | {r['measured']} | {r['goal']} | {r['verdict']} |" for r in self.rows]
+        return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each short command (best is kept)")
+    parser.add_argument("--sweep-repeats", type=int, default=1, help="repeats of each 40-run sweep")
+    parser.add_argument("--seeds", type=int, default=40, help="runs per sweep (the issue's 40)")
+    parser.add_argument("--parallel", default="hydra/launcher=parallel hydra.launcher.n_jobs=2",
+                        help="overrides naming the parallel launcher and its 2 workers")
+    parser.add_argument("--workers", type=int, default=2, help="workers of --parallel and of make table1 (JOBS)")
+    parser.add_argument("--scale", choices=("full", "small"), default="full", help="make table1 SCALE")
+    parser.add_argument("--skip-heavy", action="store_true", help="skip the 40 attention runs at d=1000")
+    parser.add_argument("--skip-table1", action="store_true", help="skip make table1 (minutes at SCALE=full)")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "outputs" / "bench")
+    args = parser.parse_args()
+    parallel = shlex.split(args.parallel)
+    n = args.seeds
+
+    tmp_root = Path(tempfile.mkdtemp(prefix="attnopt-bench-"))
+    fresh = Fresh(tmp_root)
+    load_before = os.getloadavg()
+    print(f"bench_overhead: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} (1 min); "
+          f"outputs under {tmp_root}", flush=True)
+    serial_name = launcher_target(tmp_root, [])
+    parallel_name = launcher_target(tmp_root, parallel)
+    print(f"  default -m launcher: {serial_name}; parallel: {parallel_name} ({args.parallel})", flush=True)
+    table = Table()
+
+    # 1. start-up of the command itself
+    table.limit("`attnopt --help`", best_of(args.repeats, lambda: wall([ATTNOPT, "--help"], tmp_root)), 0.5)
+    single = [ATTNOPT, "run", *SMALL_RUN, *QUIET]
+    table.limit("`attnopt run " + " ".join(SMALL_RUN) + "`",
+                best_of(args.repeats, lambda: wall([*single, f"hydra.run.dir={fresh('run')}"], tmp_root)), 1.5)
+    table.limit("the same with plot=false",
+                best_of(args.repeats, lambda: wall([*single, "plot=false", f"hydra.run.dir={fresh('run')}"],
+                                                   tmp_root)), 1.0)
+
+    # 2. 40 cheap runs: what a job costs beyond its own run, per launcher
+    def per_job(job: list[str], launcher: list[str], label: str) -> float:
+        one = best_of(args.sweep_repeats, lambda: sweep(tmp_root, fresh("one"), job, 1, launcher)[0])
+        results = [sweep(tmp_root, fresh("sweep"), job, n, launcher) for _ in range(args.sweep_repeats)]
+        many, times = min(results, key=lambda r: r[0])
+        overhead = (many - one) / (n - 1) - sum(times) / len(times)
+        table.limit(f"{n} runs as -m seed=range({n}), {label}: per-job overhead", overhead, 0.020, unit="ms",
+                    detail=f" ({many:.2f} s in all; 1 run: {one:.2f} s)")
+        return many
+
+    serial_wall = per_job(SMALL_RUN, [], serial_name)
+    per_job([*SMALL_RUN, "plot=false"], [], f"{serial_name}, plot=false")
+    parallel_wall = best_of(args.sweep_repeats, lambda: sweep(tmp_root, fresh("par"), SMALL_RUN, n, parallel)[0])
+    table.ratio(f"the same {n} runs, {parallel_name} with {args.workers} workers, vs {serial_name}",
+                parallel_wall / serial_wall, 1.0, at_least=False,
+                detail=f" ({parallel_wall:.2f} s vs {serial_wall:.2f} s)")
+    table.add(f"the same {n} runs in one process (the floor)", f"{in_process(SMALL_RUN, n):.3f} s")
+
+    # 3. runs heavy enough for the parallel launcher to pay off
+    if not args.skip_heavy:
+        floor = in_process(HEAVY_RUN, n)
+        serial_heavy, times = sweep(tmp_root, fresh("heavy"), HEAVY_RUN, n, [])
+        parallel_heavy, _ = sweep(tmp_root, fresh("heavy_par"), HEAVY_RUN, n, parallel)
+        table.add(f"{n} runs of attention, rastrigin d=1000, 100 iters, plot=false: in one process",
+                  f"{floor:.2f} s ({floor / n:.3f} s a run)")
+        table.add(f"  the same through {serial_name}", f"{serial_heavy:.2f} s")
+        table.ratio(f"  the same through {parallel_name}, {args.workers} workers: speed-up over one process",
+                    floor / parallel_heavy, 1.7, at_least=True, detail=f" ({parallel_heavy:.2f} s)")
+
+    # 4. Table 1 as `make table1` runs it, into a fresh sweep directory
+    if not args.skip_table1:
+        sweep_dir, report_dir = fresh("table1"), fresh("table1_report")
+        command = ["make", "-s", "-C", str(ROOT), "table1", f"SCALE={args.scale}", f"JOBS={args.workers}",
+                   f"REPORT_DIR={report_dir}", f"ARGS=hydra.sweep.dir={sweep_dir} progress=false"]
+        elapsed = wall(command, ROOT)
+        times = run_times(sweep_dir)
+        table.ratio(f"`make table1 SCALE={args.scale}` ({len(times)} runs): wall x {args.workers} workers / "
+                    "sum of runs' time_s", elapsed * args.workers / sum(times), 1.2, at_least=False,
+                    detail=f" ({sum(times):.1f} s of runs)")
+        table.add(f"`make table1 SCALE={args.scale}` wall time", f"{elapsed:.1f} s")
+
+    load_after = os.getloadavg()
+    note = (f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before and {load_after[0]:.1f} after "
+            f"(1 min); default -m launcher {serial_name}, parallel {parallel_name} ({args.parallel})")
+    print(f"bench_overhead: {note}")
+    if max(load_before[0], load_after[0]) > (os.cpu_count() or 1):
+        print("bench_overhead: the machine was busier than it has cores: these timings are inflated by others' work")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "overhead.md").write_text(f"`make bench` (scripts/bench_overhead.py), {time.strftime('%Y-%m-%d %H:%M')}, "
+                                              f"{note}\n\n{table.markdown()}")
+    (args.out_dir / "overhead.json").write_text(json.dumps({"note": note, "rows": table.rows}, indent=2) + "\n")
+    print(f"bench_overhead: wrote {args.out_dir / 'overhead.md'}")
+
+
+if __name__ == "__main__":
+    main()
