@@ -103,9 +103,10 @@ def test_cancelled_sweep_resumes_with_only_the_missing_runs(slurm, tmp_path):
     sweep_dir = tmp_path / "sweep"
     name = f"attnopt-test-{uuid.uuid4().hex[:8]}"
     n = 6
-    # Runs of ~1.5 s each (a time budget), 2 at a time on the 2-CPU node: long enough to cancel part-way.
+    # Runs of ~1.5 s each (a time budget), at most 2 at a time whatever the node's CPUs: long enough
+    # to cancel part-way.
     job = ["optimizer=attention", "landscape=rastrigin", "dimension=20", "budget.max_iters=null",
-           "budget.time_limit=1.5", f"seed=range({n})"]
+           "budget.time_limit=1.5", f"seed=range({n})", "hydra.launcher.array_parallelism=2"]
     command = sweep_command(sweep_dir, name, *job)
     first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              start_new_session=True)
