@@ -137,9 +137,11 @@ class ArraySpec:
                                   f"{torch.cuda.device_count()} CUDA device(s)")
         elif device.type != "cpu":
             try:
-                torch.empty(1, device=device)
-            except (RuntimeError, AssertionError):
-                raise ConfigError(f"device={self.device!r} is not available on this machine; use device=cpu") from None
+                # Results come back to the host: a device that holds no data (meta) cannot run.
+                torch.ones(1, device=device).cpu().item()
+            except (RuntimeError, AssertionError, NotImplementedError):
+                raise ConfigError(f"device={self.device!r} cannot run a computation on this machine (it must hold "
+                                  "data that can be read back); use device=cpu or a CUDA device") from None
 
     @property
     def is_default(self) -> bool:

@@ -195,7 +195,6 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
         except (HydraException, OmegaConfBaseException) as exc:
             raise ConfigError(_one_line(exc)) from None
         by_choices: dict[tuple, object] = {}
-        check_writable(OmegaConf.select(base, "hydra.sweep.dir" if multirun else "hydra.run.dir"))
         if not multirun:  # the one job is `base` less its hydra node, as compose() gives it: no second compose
             job_cfg = copy.deepcopy(base)
             with open_dict(job_cfg):
@@ -203,6 +202,7 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
             spec = build(job_cfg)
             if on_job is not None:
                 on_job(list(overrides), spec, base)
+            check_outputs(base, multirun)
             return 1
         seen = set()
         for job in jobs:
@@ -223,7 +223,30 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
             spec = build(cfg)
             if on_job is not None:
                 on_job(list(job), spec, base)
+        check_outputs(base, multirun)
     return len(jobs)
+
+
+def check_outputs(base, multirun: bool) -> None:
+    """The output directory and the launcher, checked after the jobs (so that a value the
+    directory's name interpolates, ${seed}, is named by build() first)."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    out_key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        check_writable(OmegaConf.select(base, out_key))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"{out_key} cannot be resolved: {str(exc).splitlines()[0]}") from None
+    if multirun:
+        check_launcher(base)
+
+
+def check_launcher(cfg) -> None:
+    """The launcher's settings that would otherwise fail inside the launcher, after the sweep started."""
+    n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0):
+        raise ConfigError(f"hydra.launcher.n_jobs={n_jobs!r} is invalid: must be an integer >= 1 (or negative: "
+                          "all CPUs but |n_jobs| - 1)")
 
 
 def check_writable(directory) -> None:
@@ -242,6 +265,12 @@ def check_writable(directory) -> None:
         raise ConfigError(f"cannot write outputs to {path}: {probe} is not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError(f"cannot write outputs to {path}: {probe} is not writable")
+    import tempfile
+
+    try:  # permission bits do not tell root (or /proc, a read-only mount) the answer: try it
+        os.rmdir(tempfile.mkdtemp(prefix=".attnopt-probe-", dir=probe))
+    except OSError as exc:
+        raise ConfigError(f"cannot write outputs to {path}: {probe} refuses new entries ({exc.strerror})") from None
 
 
 def run_command(args: list[str]) -> int:

@@ -316,9 +316,28 @@ examples:
 """
 
 
-def run_hpo(overrides: list[str]) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def check_memory(s: dict, task: Landscape) -> None:
+    """Refuse settings whose largest batch of trainings cannot fit: grid and random search train
+    all ``budget`` rates at once, attention search a round's share, the reference grid
+    ``reference`` rates; each holds the task's parameters and activations (attnopt.memory)."""
+    from attnopt import memory
+
+    batches = {"reference": s["reference"]}
+    for method in s["methods"]:
+        size = {"grid": s["budget"], "random": s["budget"], "tpe": 1}.get(
+            method, -(-s["budget"] // s["attention"]["rounds"]))
+        batches["budget"] = max(batches.get("budget", 0), size)
+    key = max(batches, key=batches.get)
+    rows = batches[key]
+    nbytes = memory.BATCH_COPIES * rows * task.numbers_per_point * 8.0
+    memory.require(nbytes, f"{key}={s[key]} ({rows} trainings of {task.dim} parameters evaluated in one batch)")
+
+
+def run_hpo(overrides: list[str], check_outputs: Optional[Callable[[dict], None]] = None,
+            ) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Compose conf/hpo.yaml with ``overrides``, validate it, run every method on every seed:
-    (settings, results, trials, table). Shared by `attnopt hpo` and `make table3`."""
+    (settings, results, trials, table). Shared by `attnopt hpo` and `make table3`.
+    ``check_outputs(settings)`` is called once the settings are valid, before any computation."""
     bad = [a for a in overrides if "=" not in a]
     if bad:
         raise ConfigError(f"argument '{bad[0]}' is invalid: give key=value overrides (see attnopt hpo --help)")
@@ -327,6 +346,9 @@ def run_hpo(overrides: list[str]) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.
     make_task = task_factory(raw)
     seeds = list(range(s["seed"], s["seed"] + s["n_seeds"]))
     tasks = {seed: make_task(seed) for seed in seeds}
+    check_memory(s, tasks[seeds[0]])
+    if check_outputs is not None:
+        check_outputs(s)
     progress = sys.stderr.isatty() if s["progress"] == "auto" else bool(s["progress"])
     results, trials = compare(tasks.__getitem__, methods=s["methods"], seeds=seeds, budget=s["budget"],
                               steps=s["steps"], lr_min=s["lr_min"], lr_max=s["lr_max"], reference=s["reference"],
@@ -338,8 +360,16 @@ def main(args: list[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(HPO_USAGE)
         return 0
-    s, results, trials, table = run_hpo(args)
-    out = Path(s["out"] or f"outputs/hpo/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    chosen: dict = {}
+
+    def check_outputs(s: dict) -> None:  # before the searches: a bad `out` must not waste them
+        from attnopt.cli import check_writable
+
+        chosen["out"] = Path(s["out"] or f"outputs/hpo/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
+        check_writable(chosen["out"])
+
+    s, results, trials, table = run_hpo(args, check_outputs)
+    out = chosen["out"]
     from attnopt import io
     from attnopt.report import to_markdown, write_table
 

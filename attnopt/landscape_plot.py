@@ -22,7 +22,7 @@ import yaml
 from attnopt import io, landscapes, optimizers
 from attnopt.errors import ConfigError
 from attnopt.optimizers.base import Optimizer
-from attnopt.runner import Budget, run
+from attnopt.runner import Budget, check_start, run
 
 DEFAULTS: dict[str, Any] = {
     "landscape": "trapped",
@@ -39,6 +39,18 @@ DEFAULTS: dict[str, Any] = {
 PHASE_STYLE = {"attention": dict(ls=":", lw=1.8), "gd": dict(ls="-", lw=1.8)}
 
 
+def _numbers(value):
+    """YAML 1.1 reads 1e200 (no dot) as text; numbers as `attnopt run` (Hydra) reads them."""
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def parse(args: list[str]) -> tuple[dict, dict, dict[str, dict]]:
     """(settings, landscape params, {optimizer: params}) from key=value arguments."""
     settings, land_params, opt_params = dict(DEFAULTS), {}, {}
@@ -46,7 +58,7 @@ def parse(args: list[str]) -> tuple[dict, dict, dict[str, dict]]:
         key, sep, raw = arg.partition("=")
         if not sep or not key:
             raise ConfigError(f"argument '{arg}' is invalid: expected key=value, e.g. landscape=trapped")
-        value = yaml.safe_load(raw) if raw else None
+        value = _numbers(yaml.safe_load(raw)) if raw else None
         head, dot, rest = key.partition(".")
         if key in DEFAULTS:
             settings[key] = value
@@ -74,6 +86,22 @@ def parse(args: list[str]) -> tuple[dict, dict, dict[str, dict]]:
     if not isinstance(settings["seed"], int) or isinstance(settings["seed"], bool) or settings["seed"] < 0:
         raise ConfigError(f"seed={settings['seed']!r} is invalid: must be an integer >= 0")
     return settings, land_params, opt_params
+
+
+def check_output(out: Path) -> None:
+    """The figure's path, refused before any run when it names a directory, has no image format
+    matplotlib writes, or cannot be written."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from attnopt.cli import check_writable
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if out.is_dir():
+        raise ConfigError(f"out={out} is a directory: give a file name, e.g. out={out / 'trajectories.png'}")
+    if out.suffix.lstrip(".").lower() not in formats:
+        raise ConfigError(f"out={out} is invalid: its suffix must name an image format, one of "
+                          f"{', '.join(formats)} (e.g. out={out.with_suffix('.png')})")
+    check_writable(out.parent)
 
 
 def make_optimizer(name: str, params: dict) -> Optimizer:
@@ -151,7 +179,10 @@ def figure(landscape, paths: dict, resolution: int, title: str):
     hi = np.maximum(pts_all.max(axis=0), high)
     pad = 0.05 * (hi - lo)
     x_opt = landscape.x_opt
-    centre = min(paths.values(), key=lambda t: t[2].loss)[0][-1]
+    # the zoom's centre: where the best run ended (its last finite point, should it have diverged)
+    best = min(paths.values(), key=lambda t: t[2].loss if np.isfinite(t[2].loss) else np.inf)[0]
+    finite = best[np.isfinite(best).all(axis=1)]
+    centre = finite[-1] if len(finite) else pts_all[0]
     half = 0.12 * float(max(hi - lo))
     views = [(lo - pad, hi + pad), (centre - half, centre + half)]
 
@@ -196,21 +227,28 @@ def main(args: list[str]) -> int:
         print(__doc__)
         return 0
     settings, land_params, opt_params = parse(args)
-    landscape = landscapes.make(settings["landscape"], 2, **land_params)
+    lname = settings["landscape"]
+    out = Path(settings["out"] or f"outputs/figures/{lname}_trajectories.png")
+    check_output(out)
+    from attnopt import memory
+
+    res = settings["resolution"]
+    memory.require(2.0 * res**2 * memory.PLOT_CELL_BYTES, f"resolution={res} (two panels of {res} x {res} cells)")
+    landscape = landscapes.make(lname, 2, **land_params)
     for name in settings["optimizers"]:
         if name not in optimizers.REGISTRY:
             raise ConfigError(f"unknown optimizer '{name}'; choose from: {', '.join(optimizers.names())}")
         make_optimizer(name, opt_params.get(name, {}))  # validate every one before any run
     budget = Budget(max_iters=settings["max_iters"], max_evals=settings["max_evals"])
     x0 = settings["x0"]
+    if x0 is not None:
+        check_start(landscape, x0)
     paths = trajectories(landscape, settings["optimizers"], opt_params, settings["seed"], x0, budget)
-    lname = settings["landscape"]
     note = " (2-D: bias w0 and one feature w1)" if lname == "trapped" else " (2-D)"
     params = "; ".join(f"{n}: " + ", ".join(f"{k}={v}" for k, v in p.items()) for n, p in opt_params.items())
     title = (f"{lname}{note}: trajectories from one x0 (seed {settings['seed']}), "
              f"{settings['max_evals']} evaluations each" + (f"; {params}" if params else ""))
     fig = figure(landscape, paths, settings["resolution"], title)
-    out = Path(settings["out"] or f"outputs/figures/{lname}_trajectories.png")
     io.write_figure(out, fig)
     for name, (_pts, _ph, res) in paths.items():
         print(f"{name}: final loss {res.loss:.6g}, {res.iters} iters, {res.f_evals} f-evals, {res.g_evals} g-evals",

@@ -48,9 +48,32 @@ def one_of(*choices: str) -> Constraint:
 
 
 def _describe(tp: Any) -> str:
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a config"}.get(
         tp, getattr(tp, "__name__", str(tp))
     )
+
+
+#: the largest integer a parameter may take: what numpy's int64 counters hold
+MAX_INT = 2**63 - 1
+
+
+def _integer(value: Any):
+    """``value`` as an int when it is one (numpy integers, integral floats and digit strings
+    included), else None."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _convert(value: Any, tp: Any, name: str) -> Any:
@@ -82,20 +105,16 @@ def _convert(value: Any, tp: Any, name: str) -> Any:
             return value
         raise ConfigError(f"{name}={value!r} is invalid: expected true or false")
     if tp is int:
-        if isinstance(value, bool):
+        out = _integer(value)
+        if out is None:
             raise ConfigError(f"{name}={value!r} is invalid: expected an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{name}={value!r} is invalid: expected an integer")
+        if abs(out) > MAX_INT:
+            # Counts beyond int64 overflow numpy's counters; they are never meant (1e300 evaluations).
+            raise ConfigError(f"{name}={value!r} is invalid: an integer of at most {MAX_INT:.3g} expected")
+        return out
     if tp is float:
-        if isinstance(value, bool):
+        kind = getattr(getattr(value, "dtype", None), "kind", "")
+        if isinstance(value, (bool, complex)) or kind in ("b", "c"):  # float() would drop a complex's imaginary part
             raise ConfigError(f"{name}={value!r} is invalid: expected a number")
         try:
             out = float(value)
@@ -103,7 +122,16 @@ def _convert(value: Any, tp: Any, name: str) -> Any:
             raise ConfigError(f"{name}={value!r} is invalid: expected a number") from None
         if math.isnan(out):
             raise ConfigError(f"{name}={value!r} is invalid: expected a number, not NaN")
+        if math.isinf(out):
+            # Every number a factory takes is a scale, a rate, a count or a bound: inf turns the
+            # formulas it enters into NaN, 0/0 or an allocation of inf elements.
+            raise ConfigError(f"{name}={value!r} is invalid: expected a finite number")
         return out
+    if tp is dict:
+        if isinstance(value, Mapping):
+            return dict(value)
+        raise ConfigError(f"{name}={value!r} is invalid: expected a config of key: value entries "
+                          f"(set its keys one by one, e.g. {name}.<key>=...)")
     if tp is str:
         if isinstance(value, str):
             return value

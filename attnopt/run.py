@@ -25,7 +25,7 @@ from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
 from attnopt.optimizers.base import Optimizer
 from attnopt.params import bind, ge
-from attnopt.runner import Budget, Result, check_arrays, check_x0, run
+from attnopt.runner import Budget, Result, check_arrays, check_start, run
 
 
 @dataclass
@@ -47,12 +47,12 @@ class RunSpec:
 
 def _settings(
     *,
-    optimizer: dict,
-    landscape: dict,
+    optimizer: Optional[dict] = None,  # required: None (~optimizer) is answered with the choices
+    landscape: Optional[dict] = None,
     dimension: Annotated[int, ge(1)],
     seed: Annotated[int, ge(0)],
     budget: dict,
-    x0: Optional[list[float]] = None,
+    x0: Optional[list] = None,  # checked by check_x0, which names the whole list
     progress: Union[bool, str] = "auto",
     plot: bool = True,
     resume: bool = True,
@@ -75,7 +75,9 @@ def build(cfg: DictConfig) -> RunSpec:
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
     except Exception as exc:  # interpolation errors and the like, from OmegaConf
-        raise ConfigError(f"config cannot be resolved: {str(exc).splitlines()[0]}") from None
+        key = getattr(exc, "full_key", None)
+        where = f" at {key}" if key else ""
+        raise ConfigError(f"config cannot be resolved{where}: {str(exc).splitlines()[0]}") from None
     plain.pop("hydra", None)
     s = bind(_settings, plain)
     if s["progress"] not in (True, False, "auto"):
@@ -83,14 +85,43 @@ def build(cfg: DictConfig) -> RunSpec:
     budget = Budget(**bind(Budget, s["budget"], where="budget"))
     landscape_name, landscape_params = _named_section(s["landscape"], "landscape", landscapes.names())
     optimizer_name, optimizer_params = _named_section(s["optimizer"], "optimizer", optimizers.names())
-    landscape = landscapes.make(landscape_name, s["dimension"], **landscape_params)
+    landscape = landscapes.make(landscape_name, s["dimension"], **landscape_params)  # checks its own data's size
     optimizer = optimizers.make(optimizer_name, **optimizer_params)
     arrays = ArraySpec(str(s["backend"]), str(s["device"]), str(s["dtype"]))
     check_arrays(optimizer, arrays, f"optimizer={optimizer_name}")
-    if s["x0"] is not None:
-        check_x0(s["x0"], s["dimension"])
+    check_run_fits(landscape, optimizer, optimizer_name, optimizer_params, arrays, budget, s["seed"], s["x0"])
     return RunSpec(landscape, optimizer, optimizer_name, landscape_name, s["dimension"], s["seed"], s["x0"], budget,
                    s["progress"], s["plot"], plain, s["resume"], arrays)
+
+
+def check_run_fits(landscape: Landscape, optimizer: Optimizer, optimizer_name: str, optimizer_params: dict,
+                   arrays: ArraySpec, budget: Budget, seed: int, x0) -> None:
+    """What no single key's check can see, refused before the run starts: arrays larger than the
+    memory available (attnopt.memory), a start where the loss is not finite, and an evaluation
+    budget that cannot pay for the initial evaluation and one step."""
+    from attnopt import memory
+
+    params = bind(optimizers.REGISTRY[optimizer_name], optimizer_params, where="optimizer")
+    itemsize = 4 if arrays.dtype == "float32" else 8
+    nbytes, arrays_text = memory.run_estimate(optimizer_name, params, landscape, itemsize)
+    memory.require(nbytes, f"dimension={landscape.dim} with optimizer={optimizer_name} ({arrays_text}, "
+                           f"{arrays.dtype})")
+    if x0 is not None:
+        check_start(landscape, x0)
+    if budget.max_evals is not None and budget.max_evals < memory.largest_batch(params, landscape.dim, grown=False) + 4:
+        # Small enough that the first step may not fit: try it on a stand-in of the same
+        # dimension (a sphere: the costs of an optimizer's first step do not depend on the values).
+        from attnopt.landscapes import Sphere
+
+        probe = Budget(max_iters=1, max_evals=budget.max_evals)
+        try:
+            steps = run(Sphere(landscape.dim), optimizer, x0=x0, seed=seed, budget=probe).iters
+        except ConfigError:
+            steps = -1
+        if steps < 1:
+            paid = "the initial evaluation" if steps < 0 else "one step after the initial evaluation"
+            raise ConfigError(f"budget.max_evals={budget.max_evals} is too small for optimizer={optimizer_name}: it "
+                              f"cannot pay for {paid}, so the run would do nothing; raise budget.max_evals")
 
 
 @functools.cache  # once per process: a sweep's jobs share it, and git costs ~15 ms a call

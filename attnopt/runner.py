@@ -57,6 +57,10 @@ class Result:
         return {c: float(v[-1]) for c, v in self.history_columns.items() if c not in HISTORY_COLUMNS}
 
 
+#: the largest max_iters / max_evals that counts as bounding a run on its own
+BOUNDED_COUNT = 10**12
+
+
 @dataclass(frozen=True)
 class Budget:
     """When a run stops. At least one of max_iters, max_evals, time_limit must be set.
@@ -79,28 +83,52 @@ class Budget:
                 raise ConfigError(f"budget.{name}={value!r} is invalid: must be an integer >= 1")
         for name in ("time_limit", "tol"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ConfigError(f"budget.{name}={value!r} is invalid: must be a number > 0")
+            if value is not None and not (isinstance(value, (int, float)) and 0 < value < math.inf):
+                raise ConfigError(f"budget.{name}={value!r} is invalid: must be a finite number > 0")
         if self.target is not None and not (isinstance(self.target, (int, float)) and not math.isnan(self.target)):
             raise ConfigError(f"budget.target={self.target!r} is invalid: must be a number")
-        if self.max_iters is None and self.max_evals is None and self.time_limit is None:
+        # A count beyond BOUNDED_COUNT is no bound: 1e12 evaluations are days even at a microsecond each.
+        if not (self.time_limit is not None or any(v is not None and v <= BOUNDED_COUNT
+                                                   for v in (self.max_iters, self.max_evals))):
+            given = ", ".join(f"budget.{k}={getattr(self, k)}" for k in ("max_iters", "max_evals")
+                              if getattr(self, k) is not None)
             raise ConfigError(
-                "budget is unbounded: set at least one of budget.max_iters, budget.max_evals, budget.time_limit"
+                f"budget is unbounded{f' ({given} is beyond {BOUNDED_COUNT:.0e})' if given else ''}: set at least one "
+                f"of budget.max_iters, budget.max_evals (<= {BOUNDED_COUNT:.0e}), budget.time_limit"
             )
 
 
 def check_x0(x0, dim: int) -> np.ndarray:
     try:
-        arr = np.asarray(to_numpy(x0), dtype=float)
+        raw = np.asarray(to_numpy(x0))
+        if raw.dtype.kind not in "iuf":  # complex (whose imaginary part float() would drop), text, objects
+            raise TypeError
+        arr = raw.astype(float)
     except (TypeError, ValueError):
-        raise ConfigError(f"x0={x0!r} is invalid: expected a list of {dim} numbers") from None
+        raise ConfigError(f"x0={x0!r} is invalid: expected a list of {dim} real numbers") from None
     if arr.ndim == 0 and dim == 1:
         arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ConfigError(f"x0 has shape {arr.shape}: give a flat list of {dim} numbers (dimension={dim})")
     if arr.shape != (dim,):
         raise ConfigError(f"x0 has {arr.size} values but dimension={dim}: give exactly {dim} numbers")
     if not np.isfinite(arr).all():
         raise ConfigError(f"x0={arr.tolist()} is invalid: every value must be finite")
     return arr
+
+
+def check_start(landscape: Landscape, x0) -> np.ndarray:
+    """x0 checked (:func:`check_x0`) and refused where the landscape's value is not finite: no
+    optimizer can move from there (scipy's line searches fail with an IndexError, weights are all
+    zero), so such a start is bad input, not a run that diverged."""
+    start = check_x0(x0, landscape.dim)
+    with np.errstate(all="ignore"):
+        value = float(to_numpy(landscape(start)))
+    if not math.isfinite(value):
+        shown = ", ".join(f"{v:g}" for v in start[:4]) + (", ..." if start.size > 4 else "")
+        raise ConfigError(f"x0=[{shown}] is invalid: the landscape's value there is {value}; "
+                          "give a start where it is finite")
+    return start
 
 
 def seeded_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -136,7 +164,7 @@ def run(
     and then converted, so a seed gives the same start on every backend."""
     check_arrays(optimizer, arrays)
     x0_rng, opt_rng = seeded_streams(seed)
-    x0 = landscape.sample_x0(x0_rng) if x0 is None else check_x0(x0, landscape.dim)
+    x0 = landscape.sample_x0(x0_rng) if x0 is None else check_start(landscape, x0)
     x0 = arrays.asarray(x0)
     oracle = Oracle(landscape, budget.max_evals)
     # Overflow and NaN are outcomes here, not errors: the loop turns a non-finite loss into
@@ -264,6 +292,9 @@ def minimize(
             f"landscape={landscape!r} is invalid: pass a Landscape, e.g. attnopt.landscapes.make('rastrigin', 10)"
         )
     name = "this optimizer"
+    if not isinstance(optimizer, (str, Optimizer)):
+        raise ConfigError(f"optimizer={optimizer!r} is invalid: give an optimizer's name (one of "
+                          f"{', '.join(optimizers_mod.names())}) or an attnopt Optimizer")
     if isinstance(optimizer, str):
         name = f"optimizer={optimizer}"
         optimizer = optimizers_mod.make(optimizer, **optimizer_params)

@@ -30,6 +30,12 @@ class Landscape:
             raise ConfigError(f"dimension={dim!r} is invalid: must be an integer >= 1")
         self.dim = int(dim)
 
+    @property
+    def numbers_per_point(self) -> int:
+        """How many numbers evaluating one point holds besides the constants: the point itself
+        here; a task's activations on every training sample too (attnopt.memory's estimates)."""
+        return self.dim
+
     def _compute_optimum(self) -> Optional[tuple[np.ndarray, float]]:
         """(x*, f*) where the optimum is known or computable; None where it is not. Called at most
         once per landscape, on first use of ``x_opt``/``f_opt``."""

@@ -177,6 +177,12 @@ class Task(Landscape):
             )
         n_samples = 500 if n_samples is None else int(n_samples)
         n_features = FIXED_FEATURES.get(dataset, 10 if n_features is None else int(n_features))
+        if generated:
+            from attnopt import memory
+
+            # scikit-learn's generator, the standardised copy and the split: ~4 copies of the data
+            memory.require(4 * 8.0 * n_samples * (n_features + 1),
+                           f"landscape.n_samples={n_samples} with n_features={n_features} (the data set)")
         self.split = load_split(self.DATASETS, dataset, n_samples, n_features, noise, val_fraction, self.data_seed,
                                 standardise_target=self.loss_kind == "mse")
         self.n_features = self.split.X_train.shape[1]
@@ -190,6 +196,11 @@ class Task(Landscape):
                 f"{self.n_features} features{arch}, which gives {n_params} parameters; set dimension={n_params}"
             )
         self._t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.split._asdict().items()}
+
+    @property
+    def numbers_per_point(self) -> int:
+        # every layer's outputs on every training sample, kept for the gradient
+        return self.dim + len(self.split.y_train) * sum(self.widths[1:])
 
     # -- model ---------------------------------------------------------------------------------
     def _unflatten(self, theta: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -56,6 +56,12 @@ class Transformed(Landscape):
         self.base, self.rotate, self.shift, self.transform_seed = base, bool(rotate), bool(shift), int(transform_seed)
         self.name = base.name
         self.init_bounds = base.init_bounds
+        if rotate:
+            from attnopt import memory
+
+            # the Gaussian matrix, its QR factors and the rotation: about four d x d float64 arrays
+            memory.require(4 * 8.0 * self.dim**2, f"landscape.rotate=true at dimension={self.dim} "
+                                                   f"(a {self.dim} x {self.dim} rotation matrix)")
         rot_seq, shift_seq = np.random.SeedSequence(self.transform_seed).spawn(2)
         self._center = np.asarray(base.x_opt, dtype=float)
         self.R = random_rotation(self.dim, np.random.default_rng(rot_seq)) if rotate else None
@@ -73,6 +79,10 @@ class Transformed(Landscape):
     @property
     def f_opt(self) -> Optional[float]:
         return self.base.f_opt
+
+    @property
+    def numbers_per_point(self) -> int:
+        return self.base.numbers_per_point
 
     def to_base(self, X: np.ndarray) -> np.ndarray:
         """Map points of this landscape onto the base landscape's coordinates."""

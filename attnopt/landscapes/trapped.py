@@ -1,13 +1,23 @@
 """The report's testbed (section 2.2): a regression loss with a sine-wave trap on ||w||^2."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import numpy as np
 
 from attnopt.backend import namespace
 from attnopt.landscapes.base import Landscape
 from attnopt.params import ge, gt
+
+
+# Bounds on the optimum search's cost (it runs on first use of f_opt, i.e. in every run): the
+# numbers of its radius grid (ten points per period of the trap over every radius that could win)
+# and the rings left to refine, ~70 ms each. Both grow with scale_osc (and the grid with the
+# dimension): at d = 3, scale_osc = 5 refines 3 rings in 0.2 s, 100 refines 78 in 5.7 s, and 1,000
+# would take over a minute. Beyond them the optimum is left unknown (f_opt None) instead.
+MAX_GRID_NUMBERS = 20_000_000
+MAX_RINGS = 128
+MAX_DOUBLINGS = 64
 
 
 class Trapped(Landscape):
@@ -30,7 +40,9 @@ class Trapped(Landscape):
     times finer than the trap's period over every radius that could beat the least-squares point,
     solve for mu at each r by bisection, refine the best r with a bounded scalar search and polish
     with L-BFGS. This ignores only the measure-zero "hard case" of the subproblem. The result is
-    cached per landscape (``x_opt``, ``f_opt``).
+    cached per landscape (``x_opt``, ``f_opt``). Its cost grows with ``scale_osc``: where the grid
+    or the rings to refine exceed :data:`MAX_GRID_NUMBERS` / :data:`MAX_RINGS` (scale_osc beyond
+    ~150 at d = 3), the optimum is reported unknown (None) rather than searched for minutes.
     """
 
     name = "trapped"
@@ -46,6 +58,12 @@ class Trapped(Landscape):
         data_seed: Annotated[int, ge(0)] = 0,
     ):
         super().__init__(dim)
+        from attnopt import memory
+
+        # the data A (n x d) with its features, and H (d x d) where d <= n
+        memory.require(8.0 * (3 * n_samples * dim + (2 * dim**2 if dim <= n_samples else 0)),
+                       f"landscape=trapped with dimension={dim}, landscape.n_samples={n_samples} "
+                       f"(its {n_samples} x {dim} data)")
         self.n_samples, self.noise = int(n_samples), float(noise)
         self.lambda_osc, self.scale_osc, self.data_seed = float(lambda_osc), float(scale_osc), int(data_seed)
         rng = np.random.default_rng(self.data_seed)
@@ -88,7 +106,7 @@ class Trapped(Landscape):
         return self._mse_grad(X) + trap[:, None] * X
 
     # --- the global optimum ------------------------------------------------------------------
-    def _compute_optimum(self) -> tuple[np.ndarray, float]:
+    def _compute_optimum(self) -> Optional[tuple[np.ndarray, float]]:
         if not self._gram:
             return self._underdetermined_optimum()
         from scipy.optimize import minimize, minimize_scalar
@@ -116,10 +134,17 @@ class Trapped(Landscape):
         f_upper = float(self(w_ls))
         r_ls = float(w_ls @ w_ls)
         r_max = 2.0 * r_ls + 1.0
-        while float(self.mse(w_on_sphere(r_max)[0])) - self.lambda_osc < f_upper:
+        for _ in range(MAX_DOUBLINGS):
+            if float(self.mse(w_on_sphere(r_max)[0])) - self.lambda_osc >= f_upper:
+                break
             r_max *= 2.0
+        else:
+            return None  # the trap is so deep that no radius can be ruled out
         period = 2.0 * np.pi / self.scale_osc
-        grid = np.linspace(0.0, r_max, int(np.ceil(10 * r_max / period)) + 2)
+        n_grid = np.ceil(10 * r_max / period) + 2
+        if n_grid * self.dim > MAX_GRID_NUMBERS:
+            return None
+        grid = np.linspace(0.0, r_max, int(n_grid))
         W = w_on_sphere(grid)
         values = self(W)
         # A grid point can miss its ring's bottom by up to lambda (1 - cos(s h / 2)) ~ 0.05 lambda
@@ -129,6 +154,8 @@ class Trapped(Landscape):
         padded = np.concatenate([[np.inf], values, [np.inf]])
         local = np.flatnonzero((values <= padded[:-2]) & (values <= padded[2:]))
         candidates = local[values[local] <= values.min() + 2.0 * slack]
+        if len(candidates) > MAX_RINGS:
+            return None
         best, best_value = None, np.inf
         for i in candidates:
             lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]

@@ -82,6 +82,8 @@ def cma(
     ``max_restarts`` times) whenever pycma's stopping criteria hold, with the population multiplied
     by ``incpopsize``.
     """
+    if popsize == 1:  # pycma weighs the best half of a population: it needs two at least
+        raise ConfigError("optimizer.popsize=1 is invalid: must be 0 (pycma's default, 4 + 3 ln d) or >= 2")
     try:
         import cma as pycma
     except ImportError:

@@ -1,0 +1,166 @@
+"""Memory estimates, made before anything large is allocated.
+
+A size that cannot fit (``dimension=1000000000``, a rotation matrix at d = 200,000, an hpo budget
+of a billion trainings evaluated in one batch, a plot grid of 100,000^2 points) is refused in one
+line naming the value, the estimate and the limit, instead of growing until the operating system
+kills the process (and other work on the machine with it) or ending in a MemoryError traceback.
+
+**The limit** is the memory available now: Linux's ``MemAvailable`` (``/proc/meminfo``), lowered
+to what a cgroup v2 limit leaves where one applies. The environment variable
+``ATTNOPT_MEMORY_LIMIT`` replaces it: bytes or a size with a unit (``500M``, ``8G``, ``1.5GiB``;
+units are binary), or ``none`` to turn the check off. Where no figure can be read the check is off.
+
+**The estimates** count the arrays a command holds at once: the (points x dimension) batch an
+optimizer evaluates in one call, with the temporaries numpy makes evaluating a landscape and its
+gradient on it (:data:`BATCH_COPIES`, :data:`VECTOR_COPIES`, measured), plus the d x d matrices of CMA-ES and of rotated
+landscapes, the data sets of the ML tasks, hpo's batched trainings and plot grids. They cover
+the measured peaks (scripts/memory_factor.py) with some room, to catch what cannot fit, not to pack
+a machine to the last byte: the limit is what is free now, and other processes share it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Any, Mapping, Optional
+
+from attnopt.errors import ConfigError
+
+ENV_VAR = "ATTNOPT_MEMORY_LIMIT"
+
+#: Copies of an (n, d) batch alive while its values are computed (the points and the formula's
+#: temporaries: Rastrigin's cos, Griewank's products ...), and (d,) vectors alive while a point's
+#: value and gradient are computed and a first-order step applied. Measured with
+#: scripts/memory_factor.py: peak growth of 3.1 n d numbers for attention search's step (n = 64)
+#: and of 2-8 for the landscapes' value + gradient of a batch; 9 d for a gd step on Rastrigin.
+BATCH_COPIES = 4
+VECTOR_COPIES = 10
+#: bytes per grid cell of one `attnopt plot` panel (coordinates, values, matplotlib's mesh and
+#: its rendering), measured at resolution 1,500 (113) and 500 (276, fixed costs included)
+PLOT_CELL_BYTES = 150
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
+
+
+def parse_size(text: str) -> Optional[int]:
+    """Bytes from ``"123"``, ``"500M"``, ``"8G"``, ``"1.5GiB"``; None for ``"none"``/``"off"``."""
+    raw = str(text).strip().lower()
+    if raw in ("none", "off", "inf", "unlimited"):
+        return None
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgtp]?)(?:i?b)?", raw)
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"{ENV_VAR}={text!r} is invalid: give bytes or a size such as 500M, 8G, 1.5GiB, "
+                          "or 'none' to turn the memory check off")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def fmt_bytes(n: float) -> str:
+    """``1.5 GiB``-style, three significant digits."""
+    for unit, scale in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _meminfo_available() -> Optional[int]:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_headroom() -> Optional[int]:
+    """What a cgroup v2 memory limit still allows this process's group (None where unlimited)."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            rel = next((ln.strip().split("::", 1)[1] for ln in fh if ln.startswith("0::")), None)
+        if rel is None:
+            return None
+        base = os.path.join("/sys/fs/cgroup", rel.lstrip("/"))
+        with open(os.path.join(base, "memory.max")) as fh:
+            limit = fh.read().strip()
+        if limit == "max":
+            return None
+        with open(os.path.join(base, "memory.current")) as fh:
+            current = int(fh.read().strip())
+        return max(int(limit) - current, 0)
+    except (OSError, ValueError, StopIteration):
+        return None
+
+
+def limit() -> tuple[Optional[int], str]:
+    """(bytes, how it was found) that a command may allocate; (None, why) when unchecked."""
+    configured = os.environ.get(ENV_VAR)
+    if configured is not None and configured.strip():
+        value = parse_size(configured)
+        return value, f"limit {ENV_VAR}={configured.strip()}" if value is not None else f"{ENV_VAR}=none"
+    candidates = [(v, what) for v, what in ((_meminfo_available(), "available (MemAvailable)"),
+                                            (_cgroup_headroom(), "left under this cgroup's memory.max"))
+                  if v is not None]
+    if not candidates:
+        return None, "unknown"
+    value, what = min(candidates)
+    return value, f"{fmt_bytes(value)} {what}"
+
+
+def require(nbytes: float, what: str) -> None:
+    """Refuse, in one line, a command whose arrays would need more than the limit.
+
+    ``what`` names the value responsible and the arrays, e.g. ``"dimension=1000000000 (64 trials x
+    1000000000 coordinates, float64)"``."""
+    available, source = limit()
+    if available is None or nbytes <= available:
+        return
+    hint = f"; set {ENV_VAR} (e.g. 64G, or none) to change the limit" if not source.startswith(
+        f"limit {ENV_VAR}") else ""
+    raise ConfigError(f"{what} needs about {fmt_bytes(nbytes)} of memory, more than the {source}{hint}")
+
+
+# --- estimates ---------------------------------------------------------------------------------
+
+#: optimizer parameters that are a number of points evaluated in one batched call
+_BATCH_KEYS = ("n_trials", "attn_n_trials", "n_exploit", "n_explore", "popsize", "n_lrs")
+
+
+def largest_batch(params: Mapping[str, Any], dim: int, grown: bool = True) -> float:
+    """The most points an optimizer with these (validated) parameters evaluates in one call.
+
+    Read from the parameters every batched optimizer names alike: trial counts (summed, as
+    attention_explore's exploit and explore trials share one call), pycma's ``popsize`` (0: its
+    default 4 + 3 ln d) and, with ``grown``, the restart rules that grow them (``restarts``
+    doubles the trials, ``ipop`` multiplies cma's population by ``incpopsize`` up to
+    ``max_restarts`` times). A gradient method evaluates one point (with its gradient)."""
+    rows = 0.0
+    for key in _BATCH_KEYS:
+        value = params.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows += value if not (key == "popsize" and value == 0) else 4 + int(3 * math.log(dim))
+    rows = max(rows, 1.0)
+    if grown and params.get("restarts"):
+        rows *= 2.0 ** min(int(params["restarts"]), 1000)
+    if grown and params.get("ipop") and params.get("max_restarts"):
+        rows *= float(params.get("incpopsize", 2.0)) ** min(int(params["max_restarts"]), 1000)
+    return rows
+
+
+def run_estimate(optimizer_name: str, params: Mapping[str, Any], landscape, itemsize: int = 8) -> tuple[float, str]:
+    """(bytes, description) of a run's largest arrays: the batch of points with its temporaries
+    (each point taking ``landscape.numbers_per_point`` numbers while evaluated: a task's
+    activations on every training sample too), the (d,) vectors of a first-order step, and
+    CMA-ES's d x d covariance, its eigenvectors and their update."""
+    dim = landscape.dim
+    rows = largest_batch(params, dim)
+    nbytes = (BATCH_COPIES * rows * landscape.numbers_per_point + VECTOR_COPIES * dim) * itemsize
+    described = f"{rows:.3g} points x {dim} coordinates" if rows > 1 else f"{dim} coordinates"
+    if optimizer_name == "cma":
+        nbytes += 4 * float(dim) ** 2 * 8  # C, B, and the rank-mu update's temporaries (float64)
+        described += f" and CMA-ES's {dim} x {dim} covariance matrices"
+    return nbytes, described
+
+
+__all__ = ["ENV_VAR", "BATCH_COPIES", "parse_size", "fmt_bytes", "limit", "require", "largest_batch",
+           "run_estimate"]
