@@ -219,3 +219,36 @@ def test_numpy_integers_are_integers():
     assert res.f_evals == 1 + 3 * (8 + 1)
     with pytest.raises(ConfigError, match="expected an integer"):
         optimizers.make("attention", n_trials=np.float64(8.5))
+
+
+# --- checkpoints (section 3) -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from attnopt.meta.models import LearnedOptimizer
+    from attnopt.meta.train import save_checkpoint
+
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", LearnedOptimizer("lstm", "raw", hidden=4,
+                                                                                          layers=1))
+
+
+@pytest.mark.parametrize("field, value, words", [("hidden", -1, "arch.hidden=-1 is invalid: must be >= 1"),
+                                                 ("hidden", 1000000, "arch.hidden=1000000 is invalid: must be <= 4096"),
+                                                 ("layers", 0, "arch.layers=0 is invalid: must be >= 1"),
+                                                 ("out_scale", "abc", "arch.out_scale='abc' is invalid"),
+                                                 ("window", 2.5, "arch.window=2.5 is invalid: expected an integer"),
+                                                 ("depth", 3, "unknown key 'arch.depth'")])
+def test_checkpoint_architecture_fields_are_checked_when_loaded(tiny_checkpoint, tmp_path, monkeypatch, capsys,
+                                                                field, value, words):
+    import torch
+
+    payload = torch.load(tiny_checkpoint, weights_only=True)
+    payload["arch"][field] = value
+    bad = tmp_path / "bad.pt"
+    torch.save(payload, bad)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["run", "optimizer=learned", f"optimizer.checkpoint={bad}", "plot=false"])
+    line = one_error_line(capsys)
+    assert code == 2 and words in line and "bad.pt" in line
+    assert list(tmp_path.iterdir()) == [bad]

@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import torch
 
@@ -27,6 +27,7 @@ from attnopt.meta import features as feats
 from attnopt.meta.models import KINDS, LearnedOptimizer, detach_state
 from attnopt.meta.rules import learned
 from attnopt.meta.tasks import Family, Tasks
+from attnopt.params import bind, ge, gt, le, one_of
 
 FORMAT = "attnopt-learned-optimizer"
 VERSION = 1
@@ -126,6 +127,13 @@ def save_checkpoint(path: Path | str, model: LearnedOptimizer, info: Optional[di
     return path
 
 
+def _arch_fields(*, kind: Annotated[str, one_of(*KINDS)], features: Annotated[str, one_of(*feats.FEATURE_SETS)],
+                 hidden: Annotated[int, ge(1), le(4096)] = 20, layers: Annotated[int, ge(1), le(16)] = 2,
+                 window: Annotated[int, ge(1), le(1024)] = 8, out_scale: Annotated[float, gt(0)] = 0.1):
+    """A checkpoint's ``arch`` (LearnedOptimizer's arguments), with the sizes a coordinatewise
+    network can have: beyond 4,096 hidden units one LSTM layer alone holds 67 million weights."""
+
+
 def load_checkpoint(path: Path | str, features: Optional[str] = None) -> LearnedOptimizer:
     """The model stored at ``path`` (loaded with weights_only=True: no code runs), or ConfigError.
 
@@ -150,6 +158,10 @@ def load_checkpoint(path: Path | str, features: Optional[str] = None) -> Learned
     if not isinstance(arch, dict) or arch.get("kind") not in KINDS or arch.get("features") not in feats.FEATURE_SETS:
         raise ConfigError(f"{where} has an invalid arch {arch!r}: kind must be one of {', '.join(KINDS)} and "
                           f"features one of {', '.join(feats.FEATURE_SETS)}")
+    try:  # every field's type and range, before a network of that shape is allocated
+        arch = bind(_arch_fields, arch, where="arch")
+    except ConfigError as exc:
+        raise ConfigError(f"{where} has an invalid {exc}") from None
     if features is not None and features != arch["features"]:
         raise ConfigError(f"{where} was trained with features={arch['features']}, not optimizer.features={features}; "
                           f"use a checkpoint trained on {features} or set optimizer.features=null")

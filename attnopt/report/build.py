@@ -142,7 +142,10 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
     if out is None:
         out = (next(iter(sources.values())) / "report" if len(sources) == 1
                else Path("outputs/reports") / "_vs_".join(re.sub(r"[^\w.-]+", "-", k) for k in sources))
+    from attnopt.cli import check_writable
+
     out = Path(out)
+    check_writable(out)  # before reading any run: `--out FILE` or a read-only place fails in one line
     root = ", ".join(str(p) for p in sources.values())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunDirWarning)
@@ -158,6 +161,8 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if runs.empty and not experiments:
         raise ConfigError(f"no finished runs under '{root}' (a run directory is finished once it has summary.json)")
+    # Everything is built in a staging directory and moved into `out` at the end (manifest.publish)
+    final_out, out = out, manifest.stage(out)
     written = []
     if not runs.empty:
         runs = _drop_duplicates(runs)
@@ -205,6 +210,11 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
         print(f"attnopt: not applicable to these runs, so not built: {', '.join(quiet)} (name one with "
               "--tables/--figures to see why)", file=sys.stderr, flush=True)
     missing = sorted(n for n in named if n in skipped)
+    written, stale = manifest.publish(out, final_out, sources, written, [runs_name, *table_names, *figure_names])
+    out = final_out
+    if stale:
+        _warn(f"removed {len(stale)} file(s) of the previous report of these runs that this one did not "
+              f"write (so tables and figures never mix two reports): {', '.join(stale)}")
     if written:
         clobbered = manifest.record(out, sources, written, manifest.summarize(runs, experiments))
         if clobbered:

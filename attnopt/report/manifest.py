@@ -56,6 +56,62 @@ def record(out: Path | str, sources: dict, written: Iterable[Path], summary: Opt
     return sorted(set(clobbered))
 
 
+STAGING_PREFIX = ".staging-"
+
+
+def stage(out: Path | str) -> Path:
+    """A fresh hidden directory inside ``out`` to build a report in: a report that fails part-way
+    (or is killed) then leaves the previous report's files as they were. Directories left by
+    reports that were killed (their process is gone) are removed first."""
+    import os
+    import shutil
+    import tempfile
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob(f"{STAGING_PREFIX}*"):
+        try:
+            pid = int(old.name[len(STAGING_PREFIX):].split("-")[0])
+            if pid != os.getpid():  # this process's own: an earlier report here that was interrupted
+                os.kill(pid, 0)  # raises unless that process is still running (a report in progress)
+                continue
+        except (ValueError, ProcessLookupError):
+            pass
+        except PermissionError:  # alive, another user's
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
+
+
+def publish(staged: Path, out: Path | str, sources: dict, written: Iterable[Path],
+            attempted: Iterable[str]) -> tuple[list[Path], list[str]]:
+    """Move a report's files from ``staged`` into ``out`` (each by an atomic rename) and remove the
+    files of ``attempted`` items (tables, figures, the runs table: names without suffix) that the
+    previous report of the same sources wrote and this one did not (the item failed or no longer
+    applies), so no table or figure of an older report stays beside the new runs table. Items not
+    attempted (a report of --tables table1 only) keep their files. Returns (the files' new paths,
+    the names removed)."""
+    import os
+    import shutil
+
+    out = Path(out)
+    moved = []
+    for path in written:
+        target = out / Path(path).relative_to(staged)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        moved.append(target)
+    names = {p.name for p in moved}
+    key = _sources_key(sources)
+    previous = {f for r in read(out)["reports"] if r.get("key") == key for f in r.get("files", [])}
+    attempted = set(attempted)
+    stale = sorted(f for f in previous - names if Path(f).stem in attempted and (out / f).is_file())
+    for name in stale:
+        (out / name).unlink()
+    shutil.rmtree(staged, ignore_errors=True)
+    return moved, stale
+
+
 def summarize(runs: pd.DataFrame, experiments: dict) -> dict:
     """The settings a reader needs next to the numbers: how many runs and seeds, of what."""
     if runs.empty:
@@ -84,4 +140,4 @@ def summarize(runs: pd.DataFrame, experiments: dict) -> dict:
     }
 
 
-__all__ = ["MANIFEST", "read", "record", "summarize"]
+__all__ = ["MANIFEST", "read", "record", "stage", "publish", "summarize"]
