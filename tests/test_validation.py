@@ -70,6 +70,31 @@ def test_run_refuses_before_any_work(case, tmp_path, monkeypatch, capsys):
     assert list(tmp_path.iterdir()) == []  # no run directory, not even .hydra
 
 
+OTHER_CASES = {
+    "hpo budget 1e9": (["hpo", "budget=1000000000"], ["budget=1000000000", "needs about", "TiB"]),
+    "hpo out is a file": (["hpo", "out=FILE"], ["cannot write outputs to", "FILE is not a directory"]),
+    "hpo out read-only": (["hpo", "out=/proc/hpo"], ["cannot write outputs to /proc/hpo"]),
+    "plot resolution 1e5": (["plot", "resolution=100000"], ["resolution=100000", "needs about"]),
+    "plot out is a directory": (["plot", "out=DIR"], ["out=DIR is a directory"]),
+    "plot out of unknown format": (["plot", "out=fig.xyz"], ["out=fig.xyz", "png"]),
+    "plot huge x0": (["plot", "x0=[1e200,1e200]"], ["x0=[1e+200, 1e+200]", "value there is"]),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHER_CASES))
+def test_hpo_and_plot_refuse_before_any_work(case, tmp_path, monkeypatch, capsys):
+    args, words = OTHER_CASES[case]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "FILE").write_text("a file")
+    (tmp_path / "DIR").mkdir()
+    code = cli.main(args)
+    line = one_error_line(capsys)
+    assert code == 2
+    for word in words:
+        assert word in line, line
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["DIR", "FILE"]  # nothing written, nothing computed
+
+
 def test_a_sweep_with_one_budget_too_small_fails_before_any_job(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = cli.main(["run", "-m", "optimizer=cma,gd", "budget.max_evals=3", "plot=false"])  # cma fits: a partial population
