@@ -47,20 +47,18 @@ def test_a_summary_with_wrong_types_is_named_and_skipped(runs, tmp_path, capsys,
     result = build_report(root, tmp_path / "r", ["table1"], "none", progress=False)
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert str(bad.parent) in err and f"{key}={value!r}" in err
+    assert str(bad.parent) in err and f"{key} is {value!r}" in err
     assert len(result["unreadable"]) == 1 and result["failed"] == []
     assert len(pd.read_csv(tmp_path / "r" / "runs.csv")) == 3
 
 
-@pytest.mark.parametrize("garbage", ["letters", "negative counts", "no rows"])
+@pytest.mark.parametrize("garbage", ["letters", "no rows"])
 def test_a_history_with_garbage_content_is_named_and_skipped(runs, tmp_path, capsys, garbage):
     root = copy_of(runs, tmp_path)
     path = root / "d3_s1" / "history.csv"
     history = pd.read_csv(path)
     if garbage == "letters":  # same columns, same row count: only the content is wrong
         history["loss"] = "x"
-    elif garbage == "negative counts":
-        history["f_evals"] = -history["f_evals"]
     else:
         history = history.iloc[:0]
     history.to_csv(path, index=False)

@@ -13,10 +13,11 @@ from attnopt.params import ge, gt
 # Bounds on the optimum search's cost (it runs on first use of f_opt, i.e. in every run): the
 # numbers of its radius grid (ten points per period of the trap over every radius that could win)
 # and the rings left to refine, ~70 ms each. Both grow with scale_osc (and the grid with the
-# dimension): at d = 3, scale_osc = 5 refines 3 rings in 0.2 s, 100 refines 78 in 5.7 s, and 1,000
-# would take over a minute. Beyond them the optimum is left unknown (f_opt None) instead.
+# dimension): at d = 3, scale_osc = 5 refines 3 rings in 0.2 s, 80 refines ~60 in 4-8 s (a busy
+# machine), 100 would refine 78 and 1,000 take over a minute. Beyond the bounds the optimum is left
+# unknown (f_opt None) instead.
 MAX_GRID_NUMBERS = 20_000_000
-MAX_RINGS = 128
+MAX_RINGS = 64
 MAX_DOUBLINGS = 64
 
 
@@ -42,7 +43,7 @@ class Trapped(Landscape):
     with L-BFGS. This ignores only the measure-zero "hard case" of the subproblem. The result is
     cached per landscape (``x_opt``, ``f_opt``). Its cost grows with ``scale_osc``: where the grid
     or the rings to refine exceed :data:`MAX_GRID_NUMBERS` / :data:`MAX_RINGS` (scale_osc beyond
-    ~150 at d = 3), the optimum is reported unknown (None) rather than searched for minutes.
+    ~90 at d = 3), the optimum is reported unknown (None) rather than searched for minutes.
     """
 
     name = "trapped"
