@@ -273,8 +273,16 @@ def check_writable(directory) -> None:
         raise ConfigError(f"cannot write outputs to {path}: {probe} refuses new entries ({exc.strerror})") from None
 
 
+# Hydra refuses these together with -m (with a traceback); the config they print is the same without -m.
+_SINGLE_MODE_FLAGS = {"-c", "--cfg", "-i", "--info", "-sc", "--shell-completion"}
+
+
 def run_command(args: list[str]) -> int:
     overrides, multirun, info = split_args(args)
+    clash = sorted({a.split("=", 1)[0] for a in args} & _SINGLE_MODE_FLAGS)
+    if multirun and clash:
+        return fail(f"-m cannot be combined with {', '.join(clash)} (Hydra does one or the other): drop -m to "
+                    "print the config")
     planned: list = []
     if not info:
         try:
