@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from attnopt import io  # noqa: E402
+from attnopt.report.markdown import FIXED_LAYOUT  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
 from attnopt.report.style import ordered, styles  # noqa: E402
 
@@ -253,6 +254,7 @@ def ecdf_figure(runs: pd.DataFrame, histories: dict, max_cols: int = 5) -> plt.F
                frameon=False, fontsize=8, title="optimizer", title_fontsize=8)
     fig.suptitle(f"Runtime ECDFs per dimension, {N_TARGETS} targets per problem (x: end of budget)", fontsize=10,
                  y=1 - 0.15 / height, va="top")
+    setattr(fig, FIXED_LAYOUT, True)  # margins above are in inches: no tight bbox needed
     return fig
 
 

@@ -10,6 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from attnopt.report.curves import median_band  # noqa: E402
+from attnopt.report.markdown import FIXED_LAYOUT  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure  # noqa: E402
 from attnopt.report.style import ordered, styles  # noqa: E402
 from attnopt.report.tables import require  # noqa: E402
@@ -114,6 +115,7 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
     # Below the title, above the panels, so it hides no curve.
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.85 / height), fontsize=9)
+    setattr(fig, FIXED_LAYOUT, True)  # margins above are in inches: no tight bbox needed
     return fig
 
 

@@ -50,5 +50,12 @@ def write_csv(path: Path | str, frame: pd.DataFrame) -> Path:
     return io.atomic_write(path, lambda p: frame.to_csv(p, index=False))
 
 
+#: set on a figure whose margins are laid out already (fixed, in inches): saving it skips the
+#: "tight" bounding box, which draws the whole figure a second time just to measure it
+FIXED_LAYOUT = "_attnopt_fixed_layout"
+
+
 def write_figure(path: Path | str, fig) -> Path:
+    if getattr(fig, FIXED_LAYOUT, False):
+        return io.atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
     return io.write_figure(path, fig)
