@@ -87,7 +87,10 @@ def test_report_writes_runs_table_and_figures(sweep, tmp_path):
     t = pd.read_csv(tmp_path / "r" / "table1.csv")
     assert len(t) == 2 * 2 * 2 and (t["seeds"] == 2).all()
     assert (t["evals_mean"] <= 300).all()
-    assert (tmp_path / "r" / "table1.md").read_text().count("\n") == 2 + len(t)
+    md = (tmp_path / "r" / "table1.md").read_text().splitlines()
+    assert len(md) == 2 + len(t) + 2 and md[-1].startswith("final loss: loss of the last iterate")  # + legend
+    assert md[0].startswith("| landscape | d | optimizer | seeds | final loss: median [IQR] | final loss: mean ± std |")
+    assert set(t["successes"]) <= {0, 1, 2} and all("/2" in row.split("|")[7] for row in md[2:2 + len(t)])
     for png in ("fig1.png", "fig_ecdf.png"):
         assert (tmp_path / "r" / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 
 from attnopt.report import curves_on_grid, median_band  # noqa: E402
 from attnopt.report.figures import FLOOR, _colors, _gap_history  # noqa: E402
+from attnopt.report.markdown import fraction, median_iqr, number  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
 from attnopt.report.tables import gap_to_optimum, require  # noqa: E402
 
@@ -79,9 +80,27 @@ def table4(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
         g_evals=("g_evals", "median"),
     ).reset_index()
     out["dimension"] = out["dimension"].astype(int)
+    successes = frame.groupby(["dimension", "optimizer"])[["success", "found"]].sum().reset_index()
+    out = out.merge(successes.rename(columns={"success": "successes", "found": "found"}), on=["dimension", "optimizer"])
     rank = {n: i for i, n in enumerate(_ordered(out["optimizer"]))}
-    return out.sort_values(["dimension", "optimizer"], key=lambda c: c.map(rank) if c.name == "optimizer" else c,
-                           kind="stable").reset_index(drop=True)
+    out = out.sort_values(["dimension", "optimizer"], key=lambda c: c.map(rank) if c.name == "optimizer" else c,
+                          kind="stable").reset_index(drop=True)
+    out.attrs["markdown"] = pd.DataFrame({
+        "d": out["dimension"], "optimizer": out["optimizer"],
+        "final f - f*: median [IQR]": [median_iqr(m, a, b) for m, a, b in
+                                       zip(out["final_gap_median"], out["final_gap_q25"], out["final_gap_q75"])],
+        "success": [fraction(k, n) for k, n in zip(out["successes"], out["seeds"])],
+        "found": [fraction(k, n) for k, n in zip(out["found"], out["seeds"])],
+        "best f - f* (median)": [number(v) for v in out["best_gap_median"]],
+        "ms / iter": [number(v) for v in out["time_per_iter_ms"]],
+        "iters": [number(round(v)) for v in out["iters"]],
+        "f evals": [number(round(v)) for v in out["f_evals"]],
+        "grad evals": [number(round(v)) for v in out["g_evals"]],
+    })
+    out.attrs["legend"] = (f"Medians over seeds. success: seeds whose returned point is within {SUCCESS_TOL:g} of f* "
+                           "(the global basin) / seeds; found: seeds that evaluated such a point / seeds; ms / iter: "
+                           "wall time, which varies with the machine's load.")
+    return out
 
 
 def _phase_share(histories: list[pd.DataFrame], x: str, grid: np.ndarray) -> np.ndarray:

@@ -59,3 +59,31 @@ def write_figure(path: Path | str, fig) -> Path:
     if getattr(fig, FIXED_LAYOUT, False):
         return io.atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=120))
     return io.write_figure(path, fig)
+
+
+# --- cells as a reader expects them --------------------------------------------------------------
+
+
+def number(x, digits: int = 3) -> str:
+    """A float to ``digits`` significant digits; an integral count as an integer with separators."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    if isinstance(x, (int, np.integer)) or (isinstance(x, (float, np.floating)) and float(x).is_integer()
+                                             and abs(x) >= 1 and abs(x) < 1e15):
+        return f"{int(x):,}"
+    return f"{float(x):.{digits}g}"
+
+
+def median_iqr(median, q25, q75) -> str:
+    """"median [q25, q75]" in one cell."""
+    return f"{number(median)} [{number(q25)}, {number(q75)}]"
+
+
+def mean_std(mean, std) -> str:
+    """"mean ± std" in one cell (std blank for a single run)."""
+    return number(mean) if std is None or (isinstance(std, float) and math.isnan(std)) else f"{number(mean)} ± {number(std)}"
+
+
+def fraction(k, n) -> str:
+    """Successes as "7/10"."""
+    return "" if n is None or (isinstance(n, float) and math.isnan(n)) else f"{int(k)}/{int(n)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from attnopt.report.markdown import fraction, mean_std, median_iqr, number
 from attnopt.report.registry import NotApplicable, table
 
 #: a run succeeds when the best loss it ever evaluated is within this of the known optimum
@@ -49,6 +50,24 @@ def table1(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
         time_s_mean=("time_s", "mean"),
     ).reset_index()
     out["dimension"] = out["dimension"].astype(int)
+    known = frame["_success"].notna().groupby([frame[k] for k in KEYS], sort=True).sum().to_numpy()
+    out.insert(out.columns.get_loc("success_rate"), "successes",
+               np.where(known > 0, np.round(out["success_rate"].fillna(0) * out["seeds"]), np.nan))
+    q = grouped["final_loss"].quantile([0.25, 0.75]).unstack()
+    out.attrs["markdown"] = pd.DataFrame({
+        "landscape": out["landscape"], "d": out["dimension"], "optimizer": out["optimizer"],
+        "seeds": out["seeds"],
+        "final loss: median [IQR]": [median_iqr(m, a, b) for m, a, b in
+                                     zip(out["final_loss_median"], q[0.25].to_numpy(), q[0.75].to_numpy())],
+        "final loss: mean ± std": [mean_std(m, sd) for m, sd in zip(out["final_loss_mean"], out["final_loss_std"])],
+        "success": [fraction(k, n) if not np.isnan(k) else "" for k, n in zip(out["successes"], out["seeds"])],
+        "evaluations (mean)": [number(round(v)) for v in out["evals_mean"]],
+        "iterations (mean)": [number(round(v)) for v in out["iters_mean"]],
+        "time (s, mean)": [number(v) for v in out["time_s_mean"]],
+    })
+    out.attrs["legend"] = ("final loss: loss of the last iterate over seeds; success: seeds whose best evaluated "
+                           f"loss came within {SUCCESS_TOL:g} of f* / seeds (blank where f* is unknown); "
+                           "evaluations: f + grad per run.")
     return out
 
 
