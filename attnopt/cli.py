@@ -36,6 +36,8 @@ commands:
             (attnopt report DIR [--out outputs/report] [--tables ...] [--figures ...])
   hpo       tune gradient descent's learning rate on a task: grid, random, attention search, TPE
             (attnopt hpo --help)
+  list      optimizers, landscapes, experiment presets and report items, with their defaults
+            (attnopt list [optimizers|landscapes|experiments|report])
   plot      a 2-D landscape as a heat map with gd, attention and hybrid trajectories on it
             (attnopt plot landscape=trapped gd.lr=0.001; attnopt plot --help)
 
@@ -325,8 +327,14 @@ def plot_command(args: list[str]) -> int:
     return plot_main(args)
 
 
+def list_command(args: list[str]) -> int:
+    from attnopt.listing import main as list_main
+
+    return list_main(args)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run_command, "report": report_command, "hpo": hpo_command,
-                                                   "plot": plot_command}
+                                                   "plot": plot_command, "list": list_command}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

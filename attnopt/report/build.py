@@ -29,7 +29,7 @@ from attnopt.report.runs import RunDirWarning, load_runs
 from attnopt.report.registry import EXPERIMENT_OF, FIGURES, TABLES, NotApplicable
 
 # Modules of this package that do not register anything (importing them again is harmless anyway).
-_NOT_REGISTERING = {"registry", "build", "runs", "labels", "experiment", "curves", "markdown", "manifest", "html", "style"}
+_NOT_REGISTERING = {"registry", "build", "runs", "labels", "experiment", "curves", "markdown", "manifest", "html", "style", "docs"}
 _import_errors: dict[str, str] = {}
 
 

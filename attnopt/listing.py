@@ -1,0 +1,100 @@
+"""`attnopt list [optimizers|landscapes|experiments|report]`: what there is, one line each, with the
+parameters and their defaults.
+
+Optimizers and landscapes are described by the first line of their factory's docstring and their
+defaults from ``conf/<group>/<name>.yaml`` (the files `attnopt run` composes, which a test keeps
+equal to the factories' signatures); experiment presets by the first comment line of their file;
+report items by their registered function's docstring.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+SECTIONS = ("optimizers", "landscapes", "experiments", "report")
+
+
+def _conf_dir() -> Path:
+    import attnopt.conf
+
+    return Path(attnopt.conf.__file__).parent
+
+
+def _first_line(doc: str | None) -> str:
+    text = " ".join((doc or "").strip().split("\n\n")[0].split())
+    m = re.match(r"(.+?\.)(\s|$)", text)
+    text = m.group(1) if m else text
+    return re.sub(r":math:`([^`]*)`", r"\1", text).replace("``", "")
+
+
+def _defaults(group: str, name: str) -> str:
+    path = _conf_dir() / group / f"{name}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    section = data.get(group, data) if isinstance(data, dict) else {}
+    items = [f"{k}={v}" for k, v in section.items() if k != "name" and not isinstance(v, dict)]
+    return ", ".join(items)
+
+
+def _experiment_line(path: Path) -> str:
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line.startswith("#") and "@package" not in line:
+            return line.lstrip("# ").rstrip()
+    return ""
+
+
+def rows(section: str) -> list[tuple[str, str, str]]:
+    """(name, description, parameters with defaults) for one section."""
+    if section == "optimizers":
+        from attnopt.optimizers import REGISTRY
+
+        return [(n, _first_line(REGISTRY[n].__doc__), _defaults("optimizer", n)) for n in sorted(REGISTRY)]
+    if section == "landscapes":
+        from attnopt.landscapes import REGISTRY
+
+        return [(n, _first_line(REGISTRY[n].__doc__), _defaults("landscape", n)) for n in sorted(REGISTRY)]
+    if section == "experiments":
+        return [(p.stem, _experiment_line(p), f"attnopt run -m +experiment={p.stem}")
+                for p in sorted((_conf_dir() / "experiment").glob("*.yaml"))]
+    if section == "report":
+        from attnopt.report.build import load_registrations
+        from attnopt.report.registry import EXPERIMENT_OF, FIGURES, TABLES
+
+        load_registrations()
+        out = []
+        for kind, registry in (("table", TABLES), ("figure", FIGURES)):
+            for n in sorted(registry):
+                fn = registry[n]
+                source = f"from experiment {EXPERIMENT_OF[fn]}" if fn in EXPERIMENT_OF else "from runs"
+                out.append((n, _first_line(fn.__doc__), f"{kind}, {source}"))
+        return out
+    raise KeyError(section)
+
+
+def main(args: list[str]) -> int:
+    from attnopt.errors import ConfigError
+
+    wanted = args or list(SECTIONS)
+    unknown = [a for a in wanted if a not in SECTIONS]
+    if unknown:
+        raise ConfigError(f"unknown list section '{unknown[0]}'; choose from: {', '.join(SECTIONS)}")
+    for section in wanted:
+        print(f"{section}:")
+        for name, description, params in rows(section):
+            print(f"  {name:20s} {description}")
+            if params:
+                print(f"  {'':20s}   {params}")
+        print()
+    if "optimizers" in wanted:
+        print("every option of one optimizer, with its default: attnopt run optimizer=NAME --cfg job -p optimizer")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,39 @@
+"""`attnopt list`: every optimizer, landscape, experiment preset and report item, one line each with
+its parameters and defaults; `attnopt run --help` says how to see every option of an optimizer."""
+import subprocess
+import sys
+
+from attnopt import cli, landscapes, optimizers
+
+
+def test_list_names_everything_with_a_description_and_defaults(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    sections = {}
+    current = None
+    for line in out.splitlines():
+        if line.endswith(":") and not line.startswith(" "):
+            current = line[:-1]
+            sections[current] = []
+        elif line.startswith("  ") and line[2] != " " and current:
+            sections[current].append(line.split()[0])
+    assert sections["optimizers"] == sorted(optimizers.names())
+    assert sections["landscapes"] == sorted(landscapes.names())
+    assert {"table1", "table4", "table4_small", "compare"} <= set(sections["experiments"])
+    assert {"table1", "fig1", "fig_ecdf", "ert", "table4", "fig5"} <= set(sections["report"])
+    lines = out.splitlines()
+    gd = lines.index(next(ln for ln in lines if ln.startswith("  gd ")))
+    assert "gradient descent" in lines[gd].lower() and lines[gd + 1].split() == ["lr=0.01"]
+    assert ":math:" not in out
+    assert "attnopt run optimizer=NAME --cfg job -p optimizer" in out
+
+
+def test_list_of_an_unknown_section_is_one_line(capsys):
+    assert cli.main(["list", "optimisers"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "optimisers" in err and "optimizers" in err
+
+
+def test_run_help_says_how_to_see_an_optimizers_options():
+    out = subprocess.run([sys.executable, "-m", "attnopt.cli", "run", "--help"], capture_output=True, text=True)
+    assert "--cfg job -p optimizer" in out.stdout and "attnopt list" in out.stdout
