@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from attnopt.report import curves_on_grid, median_band  # noqa: E402
-from attnopt.report.figures import FLOOR, _colors, _gap_history  # noqa: E402
+from attnopt.report.curves import curves_on_grid, median_band  # noqa: E402
+from attnopt.report.figures import FLOOR, _gap_history  # noqa: E402
+from attnopt.report.style import styles  # noqa: E402
 from attnopt.report.markdown import fraction, median_iqr, number  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
 from attnopt.report.tables import gap_to_optimum, require  # noqa: E402
@@ -114,29 +115,34 @@ def _phase_share(histories: list[pd.DataFrame], x: str, grid: np.ndarray) -> np.
 @figure("fig5")
 def fig5(runs: pd.DataFrame, histories: dict) -> plt.Figure:
     """Report Figure 5, measured: f - f* of the iterate for every optimizer, median and IQR band
-    over seeds, against iterations (left) and evaluations (right); under each, strips show the
-    share of runs in an attention phase at that point (the hybrids' phases)."""
+    over seeds, against iterations (left) and evaluations (right); under each, one strip per
+    optimizer with attention phases shows the share of its runs in such a phase at that point."""
     runs = _trapped_runs(runs, "fig5")
     runs = runs[runs["run_dir"].isin(histories.keys())]
     if runs.empty:
         raise NotApplicable("fig5 needs run histories")
     names = _ordered(runs["optimizer"])
-    colors = _colors(names)
+    look = styles(names)
     groups = {n: [_gap_history(histories[d], f) for d, f in zip(g["run_dir"], g["f_opt"])]
               for n, g in runs.groupby("optimizer")}
     phased = [n for n in names if "phase" in groups[n][0] and groups[n][0]["phase"].isin(EXPLORING).any()
               and not groups[n][0]["phase"].iloc[1:].isin(EXPLORING).all()]
+    seeds = [len(groups[n]) for n in names]
+    several = max(seeds) > 1
     fig, axes = plt.subplots(2, 2, figsize=(13, 6.4 + 0.25 * len(phased)), sharex="col",
                              gridspec_kw={"height_ratios": [4, 0.35 + 0.3 * max(len(phased), 1)]})
+    # Strips in a light blue ramp: "share of runs in an attention phase", from white (none) to
+    # the blue of a full column; said in the colour bar, not in the title.
+    strip_cmap = matplotlib.colors.LinearSegmentedColormap.from_list("phase", ["#ffffff", "#3b75af"])
+    mesh = None
     for col, (x, xlabel) in enumerate([("iter", "iteration"), ("evals", "evaluations (f + grad)")]):
         ax, strip = axes[0, col], axes[1, col]
         hi = max(float((h["f_evals"] + h["g_evals"]).iloc[-1] if x == "evals" else h["iter"].iloc[-1])
                  for hs in groups.values() for h in hs)
         grid = np.unique(np.geomspace(1, max(hi, 1), 500).round())
         for n in names:
-            median_band(ax, groups[n], x, "loss", label=f"{n} ({len(groups[n])})", grid=grid, color=colors[n],
-                        lw=1.6)
-        ax.axhline(SUCCESS_TOL, color="0.3", ls="--", lw=1)
+            median_band(ax, groups[n], x, "loss", label=n, grid=grid, lw=1.6, band=len(groups[n]) > 1, **look[n])
+        ax.axhline(SUCCESS_TOL, color="0.3", ls=(0, (1, 1)), lw=1)
         ax.text(1.2, SUCCESS_TOL * 1.15, f"global basin: f - f* < {SUCCESS_TOL:g}", fontsize=8, color="0.3",
                 va="bottom")
         ax.set_xscale("log")
@@ -145,25 +151,32 @@ def fig5(runs: pd.DataFrame, histories: dict) -> plt.Figure:
         ax.set_title("against iterations" if x == "iter" else "against evaluations (the fair axis: equal budgets)")
         if phased:
             share = np.vstack([_phase_share(groups[n], x, grid) for n in phased])
-            strip.pcolormesh(grid, np.arange(len(phased)) + 0.5, share, cmap="Greys", vmin=0, vmax=1,
-                             shading="nearest")
+            mesh = strip.pcolormesh(grid, np.arange(len(phased)) + 0.5, share, cmap=strip_cmap, vmin=0, vmax=1,
+                                    shading="nearest")
             strip.set_yticks(np.arange(len(phased)) + 0.5, phased, fontsize=8)
             strip.set_ylim(len(phased), 0)
         else:
             strip.text(0.5, 0.5, "no run has attention phases", ha="center", va="center", transform=strip.transAxes)
             strip.set_yticks([])
         strip.set_xlabel(f"{xlabel} (log scale)")
-    axes[0, 0].set_ylabel("f(x) - f*  (median, IQR band)")
+    spread = "median, IQR band" if several else "one run each"
+    axes[0, 0].set_ylabel(f"f(x) - f*  ({spread})")
     axes[1, 0].set_ylabel("attention\nphase", fontsize=8)
     dims = sorted(runs["dimension"].astype(int).unique())
-    fig.suptitle(f"Trapped landscape (d = {', '.join(map(str, dims))}): loss of the iterate (hybrid3: its best "
-                 f"iterate); grey strips = share of seeds in an attention phase; values below {FLOOR:g} drawn at it",
-                 fontsize=10)
+    best_iterate = " (hybrid3: its best iterate)" if "hybrid3" in names else ""
+    n_seeds = f"{min(seeds)}" if min(seeds) == max(seeds) else f"{min(seeds)}-{max(seeds)}"
+    fig.suptitle(f"Trapped landscape (d = {', '.join(map(str, dims))}): loss of the iterate{best_iterate} over "
+                 f"{n_seeds} seed{'s' if max(seeds) > 1 else ''}; values below {FLOOR:g} drawn at it", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.88, 1))
     # Outside the panels: every corner of them holds some optimizer's curve.
-    handles = [plt.Line2D([], [], color=colors[n], lw=2, label=f"{n} ({len(groups[n])})") for n in names]
+    handles = [plt.Line2D([], [], lw=2, label=f"{n} ({len(groups[n])})", **look[n]) for n in names]
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.885, 0.93), fontsize=9, frameon=False,
                title="optimizer (seeds)", title_fontsize=9)
+    if mesh is not None:
+        bar = fig.add_axes((0.9, 0.06, 0.012, 0.12))
+        fig.colorbar(mesh, cax=bar)
+        bar.set_title("share of runs\nin an attention\nphase", fontsize=7, loc="left")
+        bar.tick_params(labelsize=7)
     return fig
 
 
