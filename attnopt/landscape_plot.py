@@ -139,7 +139,20 @@ def trajectories(landscape, names: list[str], opt_params: dict, seed: int, x0, b
     return out
 
 
-def _draw(ax, X, Y, Z, shift, paths, colors, f_opt_x, norm):
+#: colours that stand out on viridis, dark and light alike, given in the order of
+#: attnopt.report.style.ordered, so two optimizers of one figure never share one
+CONTRAST = ["#ff3b30", "#ff2bd6", "#00e5ff", "#ff9500", "#ffffff", "#a0ff00", "#8e44ad", "#ffd60a", "#0050ff",
+            "#000000"]
+
+
+def axis_names(landscape_name: str) -> tuple[str, str]:
+    """What the two coordinates are: the trapped landscape's are a linear model's bias and weight."""
+    if landscape_name == "trapped":
+        return "w0 (bias)", "w1 (feature weight)"
+    return "x[0]", "x[1]"
+
+
+def _draw(ax, X, Y, Z, shift, paths, colors, f_opt_x, norm, names):
     import matplotlib.pyplot as plt
 
     mesh = ax.pcolormesh(X, Y, Z - shift, cmap="viridis", norm=norm, shading="auto", rasterized=True)
@@ -147,19 +160,32 @@ def _draw(ax, X, Y, Z, shift, paths, colors, f_opt_x, norm):
         for i in range(1, len(pts)):
             style = PHASE_STYLE.get(phases[i], dict(ls="-", lw=1.6))
             ax.plot(pts[i - 1:i + 1, 0], pts[i - 1:i + 1, 1], color=colors[name], **style)
-        ax.plot(*pts[-1], marker="X", ms=11, color=colors[name], mec="white", mew=1.2, zorder=7)  # over the star
+        ax.plot(*pts[-1], marker="X", ms=9, color=colors[name], mec="black", mew=0.8, zorder=6, label=f"_end {name}")
     start = next(iter(paths.values()))[0][0]
-    ax.plot(*start, marker="o", ms=10, color="white", mec="black", mew=1.5, zorder=6)
-    if f_opt_x is not None:
-        ax.plot(*f_opt_x, marker="*", ms=16, color="gold", mec="black", mew=1.0, zorder=6)
-    ax.set_xlabel("$x_0$")
-    ax.set_ylabel("$x_1$")
+    ax.plot(*start, marker="o", ms=10, color="white", mec="black", mew=1.5, zorder=6, label="_start")
+    if f_opt_x is not None:  # above the end markers: a run that reached it must not hide it
+        ax.plot(*f_opt_x, marker="*", ms=17, color="gold", mec="black", mew=1.0, zorder=8, label="_optimum")
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
     plt.setp(ax.get_xticklabels(), fontsize=8)
     plt.setp(ax.get_yticklabels(), fontsize=8)
     return mesh
 
 
-def figure(landscape, paths: dict, resolution: int, title: str):
+def _zoom_half_width(best: np.ndarray, centre: np.ndarray, x_opt, extent: float) -> float:
+    """Half the side of the zoom panel: enough to show the best run's last steps (``best``: its
+    finite points) and, where it lies near, the optimum; a side between 1% and 10% of the whole
+    view's, so the zoom always zooms."""
+    tail = best[-max(3, len(best) // 10):]
+    reach = float(np.max(np.abs(tail - centre))) if len(tail) else 0.0
+    if x_opt is not None:
+        to_opt = float(np.max(np.abs(np.asarray(x_opt, float) - centre)))
+        if to_opt <= 0.05 * extent:
+            reach = max(reach, to_opt)
+    return float(np.clip(1.5 * reach, 0.005 * extent, 0.05 * extent))
+
+
+def figure(landscape, paths: dict, resolution: int, title: str, landscape_name: str = ""):
     """Two panels: the whole region the runs visited (init domain included) and a zoom around the
     best run's end point (where the narrow traps that decide the result are), optimum marked."""
     import matplotlib
@@ -168,10 +194,10 @@ def figure(landscape, paths: dict, resolution: int, title: str):
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
+    from attnopt.report.style import ordered
+
     names = list(paths)
-    # Colours that stand out on viridis and on the white legend alike.
-    cycle = ["#ff3b30", "#111111", "#ff2bd6", "#00b7ff", "#ff9500", "#8e44ad"]
-    colors = {n: cycle[i % len(cycle)] for i, n in enumerate(names)}
+    colors = {n: CONTRAST[i % len(CONTRAST)] for i, n in enumerate(ordered(names))}
     pts_all = np.vstack([p for p, _, _ in paths.values()])
     pts_all = pts_all[np.isfinite(pts_all).all(axis=1)]
     low, high = landscape.init_bounds
@@ -183,7 +209,7 @@ def figure(landscape, paths: dict, resolution: int, title: str):
     best = min(paths.values(), key=lambda t: t[2].loss if np.isfinite(t[2].loss) else np.inf)[0]
     finite = best[np.isfinite(best).all(axis=1)]
     centre = finite[-1] if len(finite) else pts_all[0]
-    half = 0.12 * float(max(hi - lo))
+    half = _zoom_half_width(finite if len(finite) else pts_all[:1], centre, x_opt, float(max(hi - lo)))
     views = [(lo - pad, hi + pad), (centre - half, centre + half)]
 
     fig, axes = plt.subplots(1, 2, figsize=(13.5, 6.2))
@@ -195,12 +221,17 @@ def figure(landscape, paths: dict, resolution: int, title: str):
         Z = landscape(np.column_stack([X.ravel(), Y.ravel()])).reshape(X.shape)  # one batched call
         grids.append((X, Y, Z))
     shift = f_opt if f_opt is not None else min(float(np.nanmin(Z)) for _, _, Z in grids)
-    vmin = max(min(float(np.nanmin(Z - shift)) for _, _, Z in grids), 1e-4)
+    # The colour scale reaches down to the best end point of any run (cma's 1e-8 included), not
+    # only to the grid's lowest cell, so a run's end lies inside the colours.
+    ends = [float(r.loss) - shift for _, _, r in paths.values() if np.isfinite(r.loss)]
+    low_value = min([min(float(np.nanmin(Z - shift)) for _, _, Z in grids)] + ends)
+    vmin = max(low_value, 1e-12)
     vmax = max(float(np.nanmax(Z - shift)) for _, _, Z in grids)
     norm = LogNorm(vmin=vmin, vmax=max(vmax, vmin * 10))
-    labels = ["the runs' whole path", "zoom on the best run's end point"]
+    labels = ["the runs' whole path", f"zoom on the best run's end point ({2 * half:.3g} wide)"]
+    coords = axis_names(landscape_name)
     for ax, (X, Y, Z), (a, b), label in zip(axes, grids, views, labels):
-        mesh = _draw(ax, X, Y, np.maximum(Z, shift + vmin), shift, paths, colors, x_opt, norm)
+        mesh = _draw(ax, X, Y, np.maximum(Z, shift + vmin), shift, paths, colors, x_opt, norm, coords)
         ax.set_xlim(a[0], b[0])
         ax.set_ylim(a[1], b[1])
         ax.set_aspect("equal")
@@ -208,12 +239,20 @@ def figure(landscape, paths: dict, resolution: int, title: str):
     fig.subplots_adjust(bottom=0.2, top=0.9, left=0.05, right=0.88, wspace=0.18)
     cbar = fig.colorbar(mesh, cax=fig.add_axes((0.9, 0.25, 0.013, 0.6)))
     cbar.set_label("f(x) - f*" if f_opt is not None else "f(x) - min on grid")
-    handles = [plt.Line2D([], [], color=colors[n], lw=2,
+    any_attention = any("attention" in phases for _, phases, _ in paths.values())
+
+    def handle_style(phases):
+        # an optimizer whose every step is an attention step is drawn dotted: so is its legend line
+        steps = phases[1:]
+        return PHASE_STYLE["attention"] if steps and all(p == "attention" for p in steps) else dict(ls="-", lw=2)
+
+    handles = [plt.Line2D([], [], color=colors[n], **handle_style(paths[n][1]),
                           label=f"{n}: f - f* = {paths[n][2].loss - (f_opt or 0):.3g}" if f_opt is not None
                           else f"{n}: f = {paths[n][2].loss:.3g}") for n in names]
-    handles += [plt.Line2D([], [], color="0.4", ls=":", lw=1.8, label="attention-phase step"),
-                plt.Line2D([], [], ls="", marker="o", color="white", mec="black", ms=9, label="start (shared x0)"),
-                plt.Line2D([], [], ls="", marker="X", color="0.5", mec="white", ms=10, label="end")]
+    if any_attention:
+        handles.append(plt.Line2D([], [], color="0.4", ls=":", lw=1.8, label="attention-phase step"))
+    handles += [plt.Line2D([], [], ls="", marker="o", color="white", mec="black", ms=9, label="start (shared x0)"),
+                plt.Line2D([], [], ls="", marker="X", color="0.6", mec="black", ms=9, label="end")]
     if x_opt is not None:
         handles.append(plt.Line2D([], [], ls="", marker="*", color="gold", mec="black", ms=13, label="global optimum"))
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=9, frameon=False,
@@ -248,7 +287,7 @@ def main(args: list[str]) -> int:
     params = "; ".join(f"{n}: " + ", ".join(f"{k}={v}" for k, v in p.items()) for n, p in opt_params.items())
     title = (f"{lname}{note}: trajectories from one x0 (seed {settings['seed']}), "
              f"{settings['max_evals']} evaluations each" + (f"; {params}" if params else ""))
-    fig = figure(landscape, paths, settings["resolution"], title)
+    fig = figure(landscape, paths, settings["resolution"], title, lname)
     io.write_figure(out, fig)
     for name, (_pts, _ph, res) in paths.items():
         print(f"{name}: final loss {res.loss:.6g}, {res.iters} iters, {res.f_evals} f-evals, {res.g_evals} g-evals",

@@ -1,0 +1,103 @@
+"""What the figures plot: their panels, lines, labels and colours, read back from the matplotlib
+Figure (not only that a PNG was written)."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PolyCollection, QuadMesh  # noqa: E402
+
+from attnopt import landscapes  # noqa: E402
+from attnopt.landscape_plot import figure as fig4, trajectories  # noqa: E402
+from attnopt.report.hybrids import fig5  # noqa: E402
+from attnopt.report.style import styles  # noqa: E402
+from attnopt.runner import Budget  # noqa: E402
+
+
+def test_every_optimizer_has_its_own_colour_and_line_style():
+    names = ["gd", "dual_annealing", "hybrid3", "basinhopping", "attention", "cma", "adam", "sgd", "hybrid1",
+             "hybrid2", "hybrid4", "attention_ipop", "attention_explore", "learned"]
+    looks = styles(names)
+    assert len({(s["color"], s["ls"]) for s in looks.values()}) == len(names)
+    for a, b in [("gd", "dual_annealing"), ("hybrid3", "basinhopping")]:  # the pairs that looked alike
+        assert (looks[a]["color"], looks[a]["ls"]) != (looks[b]["color"], looks[b]["ls"])
+    assert styles(["gd", "cma"])["gd"] == styles(["cma", "gd", "adam"])["gd"]  # order given does not matter
+
+
+def _paths(name, optimizers, max_evals=400, **params):
+    land = landscapes.make(name, 2, **params)
+    return land, trajectories(land, optimizers, {"gd": {"lr": 0.001}} if "gd" in optimizers else {}, 0, None,
+                              Budget(max_iters=None, max_evals=max_evals))
+
+
+def _legend_lines(fig):
+    return {t.get_text().split(":")[0]: h for t, h in zip(fig.legends[0].get_texts(), fig.legends[0].legend_handles)}
+
+
+def test_fig4_trapped_axes_markers_legend_and_zoom():
+    land, paths = _paths("trapped", ["gd", "attention", "hybrid2"])
+    fig = fig4(land, paths, 60, "t", "trapped")
+    left, right = fig.axes[0], fig.axes[1]
+    assert (left.get_xlabel(), left.get_ylabel()) == ("w0 (bias)", "w1 (feature weight)")
+    star = [ln for ln in left.get_lines() if ln.get_label() == "_optimum"][0]
+    ends = [ln for ln in left.get_lines() if ln.get_label().startswith("_end")]
+    assert len(ends) == 3 and all(star.get_zorder() > e.get_zorder() for e in ends)  # never hidden under an end
+    legend = _legend_lines(fig)
+    assert legend["attention"].get_linestyle() == ":"  # drawn dotted (all its steps), shown dotted
+    assert legend["gd"].get_linestyle() == "-" and "attention-phase step" in legend
+    colours = [legend[n].get_color() for n in ("gd", "attention", "hybrid2")]
+    assert len(set(colours)) == 3
+    whole, zoom = np.diff(left.get_xlim())[0], np.diff(right.get_xlim())[0]
+    assert zoom <= 0.1 * whole  # the zoom panel zooms: at most a tenth of the whole side
+    plt.close(fig)
+
+
+def test_fig4_without_attention_has_no_attention_entry_and_its_colours_reach_the_best_end():
+    land, paths = _paths("sphere", ["gd", "cma"], max_evals=600)
+    fig = fig4(land, paths, 60, "t", "sphere")
+    legend = _legend_lines(fig)
+    assert "attention-phase step" not in legend and legend["gd"].get_color() != legend["cma"].get_color()
+    assert fig.axes[0].get_xlabel() == "x[0]"
+    mesh = [c for c in fig.axes[0].collections if isinstance(c, QuadMesh)][0]
+    best_end = min(r.loss for _, _, r in paths.values()) - land.f_opt
+    assert mesh.norm.vmin <= max(best_end, 1e-12) * 1.0000001
+    plt.close(fig)
+
+
+def _trapped_runs(optimizers, seeds):
+    rows, hist = [], {}
+    for opt in optimizers:
+        for seed in range(seeds):
+            d = f"{opt}_{seed}"
+            n = 30
+            phases = (["attention"] * 5 + ["gd"] * 5) * 3 if opt.startswith("hybrid") else ["gd"] * n
+            loss = np.geomspace(10, 1e-3, n) * (1 + seed)
+            hist[d] = pd.DataFrame({"iter": range(n), "loss": loss - 1, "best_loss": loss - 1, "f_evals": np.arange(n) * 3,
+                                    "g_evals": np.arange(n), "time_s": 0.0, "phase": phases})
+            rows.append({"landscape": "trapped", "optimizer": opt, "dimension": 3, "seed": seed, "f_opt": -1.0,
+                         "final_loss": loss[-1] - 1, "best_loss": loss[-1] - 1, "run_dir": d})
+    return pd.DataFrame(rows), hist
+
+
+def test_fig5_says_only_what_it_shows():
+    runs, hist = _trapped_runs(["gd", "hybrid2"], seeds=1)
+    fig = fig5(runs, hist)
+    title = fig._suptitle.get_text()
+    assert "hybrid3" not in title and "grey" not in title and "over 1 seed;" in title
+    main = fig.axes[0]
+    assert "IQR" not in main.get_ylabel()
+    assert not [c for c in main.collections if isinstance(c, PolyCollection)]  # no band for one run
+    strips = [c for c in fig.axes[2].collections if isinstance(c, QuadMesh)]
+    assert strips and strips[0].cmap.name == "phase"  # a light ramp with a colour bar, not black
+    assert [t.get_text() for t in fig.axes[2].get_yticklabels()] == ["hybrid2"]
+    plt.close(fig)
+    runs, hist = _trapped_runs(["gd", "hybrid3"], seeds=3)
+    fig = fig5(runs, hist)
+    assert "hybrid3: its best iterate" in fig._suptitle.get_text() and "over 3 seeds" in fig._suptitle.get_text()
+    assert "IQR" in fig.axes[0].get_ylabel() and [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    gd = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "gd"][0]
+    # the median over the three seeds of the iterate's f - f*: seed 1's curve
+    assert np.nanmin(gd.get_ydata()) == pytest.approx(1e-3 * 2, rel=1e-6)
+    plt.close(fig)
