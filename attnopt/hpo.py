@@ -193,13 +193,10 @@ def compare(make_task: Callable[[int], Landscape], *, methods=METHODS, seeds=(0,
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Report Table 3: per method, medians over seeds (and the regret's inter-quartile range)."""
-    g = results.groupby("method", sort=False)
-    q = lambda p: (lambda s: s.quantile(p))  # noqa: E731
-    out = g.agg(best_lr=("best_lr", "median"), min_val_loss=("min_val_loss", "median"),
-                regret=("regret", "median"), regret_q25=("regret", q(0.25)), regret_q75=("regret", q(0.75)),
-                evals=("evals", "median"), time_s=("time_s", "median"), seeds=("seed", "nunique")).reset_index()
-    out["evals"] = out["evals"].astype(int)
-    return out
+    # one definition, in the report (which must not import this module's optimizers)
+    from attnopt.report.tables import summarize_search
+
+    return summarize_search(results)
 
 
 # --- `attnopt hpo` ---------------------------------------------------------------------------

@@ -101,3 +101,90 @@ def test_fig5_says_only_what_it_shows():
     # the median over the three seeds of the iterate's f - f*: seed 1's curve
     assert np.nanmin(gd.get_ydata()) == pytest.approx(1e-3 * 2, rel=1e-6)
     plt.close(fig)
+
+
+def test_the_report_imports_no_optimizer():
+    import subprocess
+    import sys
+
+    code = ("import sys, attnopt.report.build as b; b.load_registrations(); "
+            "print([m for m in sys.modules if m.startswith(('attnopt.optimizers', 'attnopt.landscapes', "
+            "'attnopt.runner', 'attnopt.hpo', 'torch'))])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _ml_runs(seeds, dims=(11, 31)):
+    rows, hist = [], {}
+    for opt, f_per, g_per in (("gd", 1, 1), ("attention", 21, 0)):
+        for d in dims:
+            for seed in range(seeds):
+                key = f"{opt}_{d}_{seed}"
+                n = 10
+                hist[key] = pd.DataFrame({"iter": range(n), "loss": np.linspace(1, 0.1 * (1 + seed), n),
+                                          "best_loss": np.linspace(1, 0.1, n), "f_evals": np.arange(n) * f_per + 1,
+                                          "g_evals": np.arange(n) * g_per + (g_per > 0), "time_s": np.arange(n) * 1e-3})
+                rows.append({"optimizer": opt, "dimension": d, "seed": seed, "iters": n - 1, "run_dir": key,
+                             "final_loss": 0.1 * (1 + seed), "val_loss": 0.2 * (1 + seed), "landscape": "logreg"})
+    return pd.DataFrame(rows), hist
+
+
+def test_fig3_bars_say_what_they_span_and_no_panel_of_constants():
+    from attnopt.report.ml import fig3
+
+    runs, hist = _ml_runs(seeds=2)
+    fig = fig3(runs, hist)
+    assert len(fig.axes) == 3 and "evaluations" not in " ".join(ax.get_ylabel() for ax in fig.axes)
+    title = fig._suptitle.get_text()
+    assert "min to max over 2 seeds" in title and "IQR" not in title
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["GD (backprop) (1 f + 1 grad per iteration)", "attention search (21 f per iteration)"]
+    # the bars span the two seeds' final losses, 0.1 and 0.2, around their median 0.15
+    bars = fig.axes[0].containers[0]
+    seg = bars.lines[2][0].get_segments()[0]
+    assert seg[:, 1].tolist() == pytest.approx([0.1, 0.2])
+    plt.close(fig)
+    runs, hist = _ml_runs(seeds=4)
+    assert "IQR bars over 4 seeds" in fig3(runs, hist)._suptitle.get_text()
+    plt.close("all")
+
+
+def test_hpo_choices_stay_visible_when_methods_choose_the_same_rate():
+    from attnopt.report.ml import fig_hpo
+
+    methods = ["grid", "random", "attention", "tpe"]
+    results = pd.DataFrame({"method": methods, "seed": 0, "best_lr": 0.07, "min_val_loss": 0.5,
+                            "regret": [1e-5, 1e-3, 1e-5, 1e-4], "evals": 20})
+    trials = pd.DataFrame({"method": ["reference"] * 3 + methods, "seed": 0, "lr": [0.01, 0.07, 0.5] + [0.07] * 4,
+                           "val_loss": [0.7, 0.5, 0.9] + [0.5] * 4})
+    fig = fig_hpo(results, trials)
+    curve = fig.axes[0]
+    chosen = [c for c in curve.collections if c.get_label().endswith("'s choice")]
+    assert len(chosen) == 4
+    sizes = [float(c.get_sizes()[0]) for c in chosen]
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 4  # nested, the largest drawn first
+    assert [c.get_zorder() for c in chosen] == sorted(c.get_zorder() for c in chosen)
+    assert len({c.get_paths()[0].vertices.tobytes() for c in chosen}) == 4  # four different markers
+    plt.close(fig)
+
+
+def test_l2l_horizon_draws_each_band_in_its_own_colour_and_style():
+    from types import SimpleNamespace
+
+    from attnopt.meta.figures import horizon_fig
+
+    rng = np.random.default_rng(0)
+    curves = {("rastrigin", lab): 10 + rng.normal(0, 1, (41, 20)) ** 2 for lab in ("LSTM generalist", "LSTM tuned", "Adam")}
+    preset = SimpleNamespace(two_d=SimpleNamespace(horizon=20), horizons=[1, 2])
+    fig = horizon_fig(curves, preset, "small")
+    ax = fig.axes[0]
+    for lab in ("LSTM generalist", "LSTM tuned"):
+        med = [ln for ln in ax.get_lines() if ln.get_label() == lab][0]
+        edges = [ln for ln in ax.get_lines() if ln.get_label().startswith(f"_{lab} q")]
+        assert len(edges) == 2 and all(e.get_color() == med.get_color() and e.get_linestyle() == med.get_linestyle()
+                                       for e in edges)
+    looks = {(ln.get_color(), ln.get_linestyle()) for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+    assert len(looks) == 3
+    fills = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert fills and all(c.get_alpha() <= 0.05 for c in fills)  # faint: overlapping bands do not turn grey
+    plt.close(fig)

@@ -16,12 +16,15 @@ from attnopt import io  # noqa: E402
 BASELINE_STYLE = {"Adam": ("black", "-"), "SGD": ("tab:gray", ":"), "SGD-momentum": ("tab:brown", "--"),
                   "RMSprop": ("tab:olive", "-.")}
 LEARNED_COLORS = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
+LEARNED_STYLES = ["-", "--", "-.", (0, (1, 1))]
 FLOOR = 1e-12  # below this, float32 losses are rounding noise
 
 
-def _band(ax, curve: np.ndarray, label: str, color, ls="-", lw=2.0, floor=None):
+def _band(ax, curve: np.ndarray, label: str, color, ls="-", lw=2.0, floor=None, edges=False):
     """Median over tasks with an inter-quartile band; ``curve`` is (steps + 1, tasks). ``floor``
-    lifts exact zeros (converged to machine precision) onto a log axis."""
+    lifts exact zeros (converged to machine precision) onto a log axis. ``edges``: draw the band's
+    quartiles as thin lines of the median's colour over a faint fill, for panels where the bands of
+    several optimizers lie on top of each other (stacked fills all turn the same grey)."""
     steps = np.arange(curve.shape[0])
     c = np.where(np.isfinite(curve), curve, np.nan)
     if floor is not None:
@@ -30,7 +33,12 @@ def _band(ax, curve: np.ndarray, label: str, color, ls="-", lw=2.0, floor=None):
         med = np.nanmedian(c, axis=1)
         lo, hi = np.nanpercentile(c, [25, 75], axis=1)
     ax.plot(steps, med, color=color, ls=ls, lw=lw, label=label)
-    ax.fill_between(steps, lo, hi, color=color, alpha=0.15, linewidth=0)
+    if edges:
+        for q, name in ((lo, "q25"), (hi, "q75")):
+            ax.plot(steps, q, color=color, ls=ls, lw=0.7, alpha=0.8, label=f"_{label} {name}")
+        ax.fill_between(steps, lo, hi, color=color, alpha=0.05, linewidth=0)
+    else:
+        ax.fill_between(steps, lo, hi, color=color, alpha=0.15, linewidth=0)
 
 
 def mlp_figure(path: Path, number: int, names, specs, curves, rows, data_desc: str, preset, meta_curve_paths, scale):
@@ -73,15 +81,25 @@ def mlp_figure(path: Path, number: int, names, specs, curves, rows, data_desc: s
 
 
 def horizon_figure(path: Path, curves: dict, preset, scale: str):
+    fig = horizon_fig(curves, preset, scale)
+    io.write_figure(path, fig)
+    plt.close(fig)
+
+
+def horizon_fig(curves: dict, preset, scale: str):
+    """The horizon study: per task family, every learned optimizer and tuned Adam over
+    1x ... max(horizons)x the training horizon; median with the quartiles drawn as thin lines of
+    each optimizer's colour and style (the families' bands overlap: Rastrigin's all do)."""
     families = list(dict.fromkeys(f for f, _ in curves))
     fig, axes = plt.subplots(1, len(families), figsize=(5.2 * len(families), 4.6), sharey=False)
     train_h = preset.two_d.horizon
     for ax, fam in zip(np.atleast_1d(axes), families):
         labels = [lab for f, lab in curves if f == fam and lab != "Adam"]
         for i, lab in enumerate(labels):
-            _band(ax, curves[(fam, lab)], lab, LEARNED_COLORS[i % len(LEARNED_COLORS)], lw=1.8, floor=FLOOR)
+            _band(ax, curves[(fam, lab)], lab, LEARNED_COLORS[i % len(LEARNED_COLORS)],
+                  ls=LEARNED_STYLES[i % len(LEARNED_STYLES)], lw=1.8, floor=FLOOR, edges=True)
         _band(ax, curves[(fam, "Adam")], f"Adam (lr tuned for {max(preset.horizons) * train_h} steps)", "black", lw=1.8,
-              floor=FLOOR)
+              floor=FLOOR, edges=True)
         for hx in preset.horizons:
             ax.axvline(hx * train_h, color="0.5", lw=0.8, ls="--")
             ax.text(hx * train_h, 0.97, f" {hx}x", transform=ax.get_xaxis_transform(), fontsize=8, color="0.3",
@@ -90,7 +108,7 @@ def horizon_figure(path: Path, curves: dict, preset, scale: str):
         ax.set_yscale("log")
         ax.set_xlim(1, max(preset.horizons) * train_h)
         ax.set_xlabel("inner step")
-        ax.set_ylabel(f"f(x) - f* (median, IQR band; floor {FLOOR:g})")
+        ax.set_ylabel(f"f(x) - f* (median; thin lines: quartiles; floor {FLOOR:g})")
         ax.set_title(f"2-D {fam} ({curves[(fam, 'Adam')].shape[1]} held-out tasks)")
         ax.grid(True, which="both", alpha=0.3)
     handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
@@ -98,8 +116,7 @@ def horizon_figure(path: Path, curves: dict, preset, scale: str):
     fig.suptitle(f"Horizon study: learned optimizers meta-trained on {train_h}-step horizons, run "
                  f"{'x, '.join(map(str, preset.horizons))}x as long (scale={scale})", fontsize=11)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    io.write_figure(path, fig)
-    plt.close(fig)
+    return fig
 
 
 def _fmt(v) -> str:

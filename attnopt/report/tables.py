@@ -71,4 +71,17 @@ def table1(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
     return out
 
 
-__all__ = ["table1", "gap_to_optimum", "require", "SUCCESS_TOL"]
+def summarize_search(results: pd.DataFrame) -> pd.DataFrame:
+    """Report Table 3 (`attnopt hpo`'s results.csv): per method, medians over seeds (and the
+    regret's inter-quartile range). Here, not in attnopt.hpo, so that the report reads it without
+    importing the landscapes and optimizers that hpo runs."""
+    g = results.groupby("method", sort=False)
+    q = lambda p: (lambda s: s.quantile(p))  # noqa: E731
+    out = g.agg(best_lr=("best_lr", "median"), min_val_loss=("min_val_loss", "median"),
+                regret=("regret", "median"), regret_q25=("regret", q(0.25)), regret_q75=("regret", q(0.75)),
+                evals=("evals", "median"), time_s=("time_s", "median"), seeds=("seed", "nunique")).reset_index()
+    out["evals"] = out["evals"].astype(int)
+    return out
+
+
+__all__ = ["summarize_search", "table1", "gap_to_optimum", "require", "SUCCESS_TOL"]
