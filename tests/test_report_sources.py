@@ -187,3 +187,31 @@ def test_iohprofiler_export_lists_every_run_and_its_improvements(tmp_path):
     dat = (tmp_path / "gd" / scenario["path"]).read_text().splitlines()
     assert dat == ['"evaluations" "raw_y"', "1 5.0", "10 1.0", '"evaluations" "raw_y"', "1 5.0", "100 2.0"]
     assert len(written) == 2
+
+
+def test_ecdfs_are_per_dimension_never_pooled_across_them(tree):
+    from attnopt.report import load_runs
+    from attnopt.report.ecdf import fig_ecdf
+
+    runs, hist = load_runs(tree / "table1_small", with_history=True)
+    fig = fig_ecdf(runs, hist)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["sphere (shift), d=2 (6 runs)\nf - f* in 1e2..1e-8", "sphere (shift), d=4 (6 runs)\nf - f* in 1e2..1e-8"]
+    first_row = [ax for ax in fig.axes if ax.get_visible()][0]
+    gd = [ln for ln in first_row.get_lines() if ln.get_label() == "gd"][0]
+    # where gd's ECDF ends: the share of (run, target) pairs its three d=2 runs solved, from the files
+    from attnopt.report.ecdf import LOG_TARGETS
+
+    cell = runs[(runs["optimizer"] == "gd") & (runs["dimension"] == 2)]
+    solved = [np.sum(hist[d]["best_loss"].min() - f <= LOG_TARGETS) for d, f in zip(cell["run_dir"], cell["f_opt"])]
+    assert gd.get_ydata()[-1] == pytest.approx(sum(solved) / (3 * len(LOG_TARGETS)))
+    assert 0 < gd.get_ydata()[-1] < 1
+
+
+def test_ioh_export_from_the_command_line(tree, tmp_path, capsys):
+    assert cli.main(["report", str(tree / "table1_small"), "--out", str(tmp_path / "r"), "--tables", "none",
+                     "--figures", "none", "--ioh", str(tmp_path / "ioh")]) == 0
+    assert "exported 12 runs in IOHprofiler's format" in capsys.readouterr().err
+    meta = json.loads((tmp_path / "ioh" / "gd" / "IOHprofiler_f1_sphere_shift.json").read_text())
+    assert sorted(s["dimension"] for s in meta["scenarios"]) == [2, 4]
+    assert all(len(s["runs"]) == 3 for s in meta["scenarios"])

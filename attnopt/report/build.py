@@ -112,7 +112,7 @@ def parse_sources(items: Iterable[str | Path]) -> dict[str, Path]:
 
 def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None = None,
                  tables: Optional[Iterable[str]] = None, figures: Optional[Iterable[str]] = None,
-                 progress: bool = True, runs_name: str = "runs") -> dict:
+                 progress: bool = True, runs_name: str = "runs", ioh: Optional[Path] = None) -> dict:
     """Load the runs under ``root`` (one directory, or several: ``DIR`` or ``LABEL=DIR`` each) and
     write runs.csv plus the chosen tables and figures and ``index.html`` into ``out``.
 
@@ -122,7 +122,7 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
     ``<DIR>/report`` for one source and ``outputs/reports/<a>_vs_<b>`` for several.
     ``tables``/``figures``: names (comma-separated strings allowed), "all" or "none"; None means all.
     ``runs_name``: the per-run table's file name (without .csv), so reports of several sweeps can
-    share one directory.
+    share one directory. ``ioh``: a directory to export the runs into in IOHprofiler's format.
     Returns {"written": [paths], "failed": [names], "skipped": {name: reason}, "unreadable": [dirs],
     "out": the output directory}.
     """
@@ -209,6 +209,12 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
     if quiet:
         print(f"attnopt: not applicable to these runs, so not built: {', '.join(quiet)} (name one with "
               "--tables/--figures to see why)", file=sys.stderr, flush=True)
+    if ioh is not None and not generic.empty:
+        from attnopt.report.ecdf import export_iohprofiler
+
+        files = export_iohprofiler(generic, histories, ioh)
+        print(f"attnopt: exported {len(generic)} runs in IOHprofiler's format: {len(files)} files in {ioh}",
+              file=sys.stderr, flush=True)
     missing = sorted(n for n in named if n in skipped)
     written, stale = manifest.publish(out, final_out, sources, written, [runs_name, *table_names, *figure_names])
     out = final_out
@@ -285,6 +291,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", nargs="+", metavar="NAME", help="tables to build (default: all; 'none' for none)")
     p.add_argument("--figures", nargs="+", metavar="NAME", help="figures to build (default: all; 'none' for none)")
     p.add_argument("--list", action="store_true", help="list the tables and figures that can be built, then exit")
+    p.add_argument("--ioh", metavar="DIR", type=Path,
+                   help="also export the runs in IOHprofiler's format into DIR (zip it for IOHanalyzer)")
     return p
 
 
@@ -300,7 +308,7 @@ def main(args: list[str]) -> int:
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return int(exc.code or 0)
     result = build_report(ns.dirs, ns.out, ns.tables, ns.figures, progress=sys.stderr.isatty(),
-                          runs_name=ns.runs_name)
+                          runs_name=ns.runs_name, ioh=ns.ioh)
     if result["missing"]:  # asked for by name and not built: the caller's command did not do its job
         print(f"attnopt: error: not built: {', '.join(result['missing'])} (reasons above)", file=sys.stderr)
     return 1 if result["failed"] or result["missing"] else 0

@@ -18,6 +18,8 @@ from attnopt.report.tables import require  # noqa: E402
 #: losses at or below this (after subtracting f_opt) are drawn at it, so a run that hit the optimum
 #: exactly stays on a log axis instead of vanishing from it
 FLOOR = 1e-16
+#: the largest grid of panels fig1 draws (a landscape per row, a dimension per column)
+MAX_ROWS, MAX_COLS = 8, 8
 #: COCO's targets: f - f_opt from 1e2 down to 1e-8, five per decade
 ECDF_TARGETS = 10.0 ** np.linspace(2.0, -8.0, 51)
 
@@ -74,6 +76,10 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
         raise NotApplicable("fig1 needs run histories")
     rows, dims = _landscape_order(runs), sorted(runs["dimension"].astype(int).unique())
     present = {(str(l), int(d)) for l, d in zip(runs["landscape"], runs["dimension"])}
+    if len(rows) > MAX_ROWS or len(dims) > MAX_COLS:  # say so instead of drawing a poster nobody can read
+        raise NotApplicable(f"fig1 would need {len(rows)} rows (landscapes: {', '.join(rows[:4])}, ...) x "
+                            f"{len(dims)} columns (dimensions); at most {MAX_ROWS} x {MAX_COLS}: report the sweeps "
+                            "one at a time (attnopt report DIR_A DIR_B keeps them apart by label)")
     look = styles(runs["optimizer"].unique())
     width, height = 2.9 * len(dims) + 1, 2.4 * len(rows) + 1.3
     # Fixed margins instead of tight_layout: measuring 28 log-scaled panels took half the time.

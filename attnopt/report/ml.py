@@ -176,7 +176,7 @@ def fig_hpo(results: pd.DataFrame, trials: pd.DataFrame, seed: int = 0):
     finite = ref["val_loss"][np.isfinite(ref["val_loss"])]
     if len(finite):
         curve_ax.plot(ref["lr"], ref["val_loss"], color="black", lw=1.2, label="validation loss (reference grid)")
-        curve_ax.set_ylim(0.97 * finite.min(), min(finite.max(), 4 * finite.min()) * 1.05)
+        curve_ax.set_ylim(0.9 * finite.min(), min(finite.max(), 4 * finite.min()) * 1.05)  # room for the markers
     for k, m in enumerate(methods):
         tried = trials[(trials["method"] == m) & (trials["seed"] == seed)]
         strip_ax.scatter(tried["lr"], np.full(len(tried), k), marker="|", s=150, color=HPO_COLORS.get(m))
