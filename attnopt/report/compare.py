@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 
 from attnopt.report.ecdf import ecdf_figure  # noqa: E402
 from attnopt.report.figures import runtimes_to_targets  # noqa: E402
+from attnopt.report.markdown import fraction, number  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
 from attnopt.report.tables import gap_to_optimum, require  # noqa: E402
 
@@ -88,7 +89,20 @@ def compare(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     problems, opts = _problem_order(out["problem"]), _optimizer_order(out["optimizer"])
     out = out.assign(_p=out["problem"].map(problems.index), _o=out["optimizer"].map(opts.index))
-    return out.sort_values(["dimension", "_p", "_o"]).drop(columns=["_p", "_o"]).reset_index(drop=True)
+    out = out.sort_values(["dimension", "_p", "_o"]).drop(columns=["_p", "_o"]).reset_index(drop=True)
+    out.attrs["markdown"] = pd.DataFrame({
+        "dimension": out["dimension"], "problem": out["problem"], "optimizer": out["optimizer"],
+        "solved to 1e-2": [fraction(k, n) for k, n in zip(out["solved_1e-2"], out["runs"])],
+        "solved to 1e-8": [fraction(k, n) for k, n in zip(out["solved_1e-8"], out["runs"])],
+        "evals to 1e-2 (median)": [number(round(v)) if np.isfinite(v) else "" for v in out["evals_to_1e-2_median"]],
+        "evals to 1e-8 (median)": [number(round(v)) if np.isfinite(v) else "" for v in out["evals_to_1e-8_median"]],
+        "final f - f* (median)": [number(v) for v in out["final_gap_median"]],
+        "time (s, median)": [number(v) for v in out["time_s_median"]],
+    })
+    out.attrs["legend"] = ("solved: runs whose best evaluated point came within 1e-2 / 1e-8 of f* / runs; evals to: "
+                           "median evaluations (f + grad) of the runs that got there; final f - f*: of the best "
+                           "point, median over runs; time: wall time of a run.")
+    return out
 
 
 @figure("fig_compare_ecdf")

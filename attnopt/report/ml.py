@@ -70,7 +70,11 @@ def table2(runs: pd.DataFrame, histories: dict, target: Optional[float] = None) 
     out.insert(0, "seeds", g.size())
     out.insert(1, "target", target)
     out.insert(2, "reached", g["reached"].sum().astype(int).astype(str) + "/" + g.size().astype(str))
-    return out.reset_index()
+    out = out.reset_index()
+    out.attrs["legend"] = ("Medians over seeds. reached: runs whose iterate's training loss got to the target / runs; "
+                           "*_to_target: iterations, evaluations (f + grad) and seconds until it did; per-iteration "
+                           "costs leave out the initial evaluation; times vary with the machine's load.")
+    return out
 
 
 # --- figures ------------------------------------------------------------------------------------
