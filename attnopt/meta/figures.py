@@ -23,8 +23,8 @@ FLOOR = 1e-12  # below this, float32 losses are rounding noise
 def _band(ax, curve: np.ndarray, label: str, color, ls="-", lw=2.0, floor=None, edges=False):
     """Median over tasks with an inter-quartile band; ``curve`` is (steps + 1, tasks). ``floor``
     lifts exact zeros (converged to machine precision) onto a log axis. ``edges``: draw the band's
-    quartiles as thin lines of the median's colour over a faint fill, for panels where the bands of
-    several optimizers lie on top of each other (stacked fills all turn the same grey)."""
+    quartiles as thin lines of the median's colour and style instead of a fill, for panels where the
+    bands of several optimizers lie on top of each other (stacked fills all turn the same grey)."""
     steps = np.arange(curve.shape[0])
     c = np.where(np.isfinite(curve), curve, np.nan)
     if floor is not None:
@@ -36,7 +36,6 @@ def _band(ax, curve: np.ndarray, label: str, color, ls="-", lw=2.0, floor=None, 
     if edges:
         for q, name in ((lo, "q25"), (hi, "q75")):
             ax.plot(steps, q, color=color, ls=ls, lw=0.7, alpha=0.8, label=f"_{label} {name}")
-        ax.fill_between(steps, lo, hi, color=color, alpha=0.05, linewidth=0)
     else:
         ax.fill_between(steps, lo, hi, color=color, alpha=0.15, linewidth=0)
 
