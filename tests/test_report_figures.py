@@ -203,3 +203,27 @@ def test_loss_png_plots_the_iterate_and_best_so_far_minus_f_opt_with_evaluations
     top = [a for a in ax.child_axes if a.get_xlabel() == "evaluations (f + grad)"]  # the secondary x axis
     assert top, "no evaluations axis"
     assert loss_figure(h.assign(loss=[1.0, -1.0, 0.0, 2.0]), "t").axes[0].get_yscale() == "linear"  # f <= 0
+
+
+def test_fig6_fig7_plot_the_meta_test_medians_and_the_meta_training_curve(tmp_path):
+    from types import SimpleNamespace
+
+    from attnopt.meta.figures import BASELINE_STYLE, mlp_fig
+
+    rng = np.random.default_rng(1)
+    names = ["lstm_raw"]
+    curves = {(3, n): np.exp(rng.normal(0, 0.3, (61, 9))) for n in list(BASELINE_STYLE) + names}
+    rows = [{"optimizer": n, "horizon_x": 3, "lr": 0.01} for n in BASELINE_STYLE]
+    meta = tmp_path / "meta.csv"
+    pd.DataFrame({"meta_iter": range(30), "meta_loss": np.linspace(1, 0.5, 30)}).to_csv(meta, index=False)
+    preset = SimpleNamespace(mlp_horizons=[1, 3], mlp_train=SimpleNamespace(horizon=20, unroll=10))
+    fig = mlp_fig(6, names, {"lstm_raw": SimpleNamespace(label="LSTM raw [g, x]")}, curves, rows, "digits", preset,
+                  {"lstm_raw": meta}, "small")
+    left, right = fig.axes[0], fig.axes[1]
+    learned = [ln for ln in left.get_lines() if ln.get_label() == "LSTM raw [g, x]"][0]
+    assert np.allclose(learned.get_ydata(), np.median(curves[(3, "lstm_raw")], axis=1))
+    assert {ln.get_label() for ln in left.get_lines()} >= {f"{n} (lr 0.01, tuned)" for n in BASELINE_STYLE}
+    assert "raw gradient features" in fig._suptitle.get_text() and "IQR band" in left.get_ylabel()
+    smooth = [ln for ln in right.get_lines() if ln.get_label() == "LSTM raw [g, x]"][0]
+    assert smooth.get_xdata().tolist() == list(range(30))
+    plt.close(fig)

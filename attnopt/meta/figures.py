@@ -41,6 +41,14 @@ def _band(ax, curve: np.ndarray, label: str, color, ls="-", lw=2.0, floor=None, 
 
 
 def mlp_figure(path: Path, number: int, names, specs, curves, rows, data_desc: str, preset, meta_curve_paths, scale):
+    fig = mlp_fig(number, names, specs, curves, rows, data_desc, preset, meta_curve_paths, scale)
+    io.write_figure(path, fig)
+    plt.close(fig)
+
+
+def mlp_fig(number: int, names, specs, curves, rows, data_desc: str, preset, meta_curve_paths, scale):
+    """Figures 6 and 7: left, the meta-test curves (median, IQR band over held-out inits) of every
+    learned optimizer and tuned baseline over the longest horizon; right, the meta-training curves."""
     long_x = max(preset.mlp_horizons)
     train_h = preset.mlp_train.horizon
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [2.2, 1]})
@@ -75,8 +83,7 @@ def mlp_figure(path: Path, number: int, names, specs, curves, rows, data_desc: s
     fig.suptitle(f"Figure {number}: learned LSTM optimizer with {what} vs tuned baselines\n"
                  f"{data_desc} (scale={scale})", fontsize=11)
     fig.tight_layout()
-    io.write_figure(path, fig)
-    plt.close(fig)
+    return fig
 
 
 def horizon_figure(path: Path, curves: dict, preset, scale: str):
