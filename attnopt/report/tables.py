@@ -51,8 +51,10 @@ def table1(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
     ).reset_index()
     out["dimension"] = out["dimension"].astype(int)
     known = frame["_success"].notna().groupby([frame[k] for k in KEYS], sort=True).sum().to_numpy()
-    out.insert(out.columns.get_loc("success_rate"), "successes",
-               np.where(known > 0, np.round(out["success_rate"].fillna(0) * out["seeds"]), np.nan))
+    # a count, written as an integer; blank (not 0) where f* is unknown
+    successes = pd.array(np.round(out["success_rate"].fillna(0) * out["seeds"]).astype(int), dtype="Int64")
+    successes[known == 0] = pd.NA
+    out.insert(out.columns.get_loc("success_rate"), "successes", successes)
     q = grouped["final_loss"].quantile([0.25, 0.75]).unstack()
     out.attrs["markdown"] = pd.DataFrame({
         "landscape": out["landscape"], "d": out["dimension"], "optimizer": out["optimizer"],
@@ -60,7 +62,7 @@ def table1(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
         "final loss: median [IQR]": [median_iqr(m, a, b) for m, a, b in
                                      zip(out["final_loss_median"], q[0.25].to_numpy(), q[0.75].to_numpy())],
         "final loss: mean ± std": [mean_std(m, sd) for m, sd in zip(out["final_loss_mean"], out["final_loss_std"])],
-        "success": [fraction(k, n) if not np.isnan(k) else "" for k, n in zip(out["successes"], out["seeds"])],
+        "success": [fraction(k, n) if k is not pd.NA else "" for k, n in zip(out["successes"], out["seeds"])],
         "evaluations (mean)": [number(round(v)) for v in out["evals_mean"]],
         "iterations (mean)": [number(round(v)) for v in out["iters_mean"]],
         "time (s, mean)": [number(v) for v in out["time_s_mean"]],
