@@ -32,11 +32,6 @@ class _PlainLog(ticker.LogFormatter):
         return f"{x:.4g}"
 
 
-def _colors(names) -> dict:
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {name: cycle[i % len(cycle)] for i, name in enumerate(sorted(names))}
-
-
 def _landscape_order(runs: pd.DataFrame) -> list[str]:
     # the report's order where it applies, then anything else alphabetically
     known = ["sphere", "rastrigin", "ackley", "griewank", "rosenbrock"]
