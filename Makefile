@@ -59,14 +59,14 @@ clean-venv:
 
 # --- Sweeps and reports -------------------------------------------------------------------------
 # make table1 | fig1 | report   [SCALE=small|full] [JOBS=2] [REPORT_DIR=outputs/report]
-# Each target runs an experiment preset (conf/experiment/<name>[_small].yaml) with the joblib
+# Each target runs an experiment preset (conf/experiment/<name>[_small].yaml) with attnopt's
 # launcher; its sweep dir is fixed, so running it again resumes. At the end of the sweep the
 # preset's Hydra callback writes the tables/figures it names into $(REPORT_DIR).
 # A preset joins `make report` with one line: REPORT_EXPERIMENTS += <name>
 JOBS       ?= 2
 REPORT_DIR ?= outputs/report
 REPORT_EXPERIMENTS += table1
-EXPERIMENT = $(BIN)/attnopt run -m +experiment=$(1)$(if $(filter small,$(SCALE)),_small) hydra/launcher=parallel \
+EXPERIMENT = $(BIN)/attnopt run -m +experiment=$(1)$(if $(filter small,$(SCALE)),_small) \
 	hydra.launcher.n_jobs=$(JOBS) hydra.callbacks.report.out=$(REPORT_DIR) $(ARGS)
 
 .PHONY: table1 fig1 report

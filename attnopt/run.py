@@ -19,7 +19,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import attnopt
-from attnopt import landscapes, optimizers, rundir
+from attnopt import landscapes, optimizers, rundir, sweep
 from attnopt.backend import ArraySpec
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
@@ -199,6 +199,7 @@ def execute(spec: RunSpec, out_dir: Path, hydra_files: Optional[dict] = None) ->
 
 
 rundir.register_resolver()  # ${attnopt.run_name:} names run and sweep directories in conf/config.yaml
+sweep.register_plugins()  # conf/config.yaml's hydra/sweeper=attnopt and hydra/launcher=attnopt
 
 
 @hydra.main(version_base=None, config_path="conf", config_name="config")
@@ -229,5 +230,13 @@ def hydra_main(cfg: DictConfig) -> dict:
         return {**summary, "skipped": True}
     # Hydra's own record of the job (.hydra/), written with the results rather than before the run
     # (hydra.output_subdir is null in conf/config.yaml), so an interrupted run leaves nothing behind.
-    hydra_files = {"config.yaml": cfg, "hydra.yaml": HydraConfig.instance().cfg, "overrides.yaml": hc.overrides.task}
-    return execute(spec, found.dir, hydra_files)
+    # A sweep's jobs share one hydra config, written once as <sweep dir>/multirun.yaml: a hydra.yaml
+    # per job would cost more than a small run.
+    hydra_files = {"config.yaml": spec.config, "overrides.yaml": list(hc.overrides.task)}
+    if not multirun:
+        hydra_files["hydra.yaml"] = HydraConfig.instance().cfg
+    try:
+        return execute(spec, found.dir, hydra_files)
+    except BaseException:
+        rundir.remove_partial(found.dir)  # interrupted or failed: leave nothing a later command complains about
+        raise

@@ -112,20 +112,33 @@ def register_resolver() -> None:
 def write(run_dir: Path | str, *, config: dict, history, summary: dict, figure=None,
           hydra_files: Optional[Mapping[str, Any]] = None) -> Path:
     """Write a run directory: config.yaml, history.csv, loss.png (``figure``), the ``.hydra/`` files
-    (``{"hydra.yaml": DictConfig or YAML text, ...}``) and summary.json, last, with the config hash
+    (``{"hydra.yaml": DictConfig or plain container, ...}``; ``config`` itself given as the value of
+    ".hydra/config.yaml" is written as config.yaml is) and summary.json, last, with the config hash
     added. Nothing is written before the run has finished, so an interrupted run leaves at most an
     empty directory behind (or, killed during these writes, a partial one that :func:`check` rejects)."""
-    from omegaconf import OmegaConf
-
     run_dir = Path(run_dir)
-    io.write_text(run_dir / CONFIG_FILE, OmegaConf.to_yaml(OmegaConf.create(config)))
+    config_text = _yaml(config)
+    io.write_text(run_dir / CONFIG_FILE, config_text)
     io.write_csv(run_dir / HISTORY_FILE, history)
     if figure is not None:
         io.write_figure(run_dir / FIGURE_FILE, figure)
     for name, node in (hydra_files or {}).items():
-        io.write_text(run_dir / HYDRA_DIR / name, node if isinstance(node, str) else OmegaConf.to_yaml(node))
+        io.write_text(run_dir / HYDRA_DIR / name, config_text if node is config else _yaml(node))
     io.write_json(run_dir / SUMMARY_FILE, {**summary, "config_hash": config_hash(config)})
     return run_dir
+
+
+def _yaml(node) -> str:
+    """YAML text of a plain container or an OmegaConf node, as OmegaConf.to_yaml writes it (block
+    style, keys in order), through PyYAML's C dumper where there is one: ~10x faster per run."""
+    import yaml
+
+    if hasattr(node, "_get_node"):  # an OmegaConf node: Hydra's .hydra/ files keep its interpolations
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_yaml(node)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(node, Dumper=dumper, default_flow_style=False, allow_unicode=True, sort_keys=False)
 
 
 def clear(run_dir: Path | str) -> None:

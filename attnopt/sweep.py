@@ -1,22 +1,26 @@
-"""Sweeps that survive interruption: resume by config hash, one progress bar, a report at the end.
+"""Sweeps: the grid, resume, the jobs the CLI planned, one progress bar, a report at the end.
 
-*Resume.* Every finished run stores ``config_hash`` (a hash of its resolved config, output-only
-keys left out) in ``summary.json``, so results are found by what was run, not by where. The CLI,
-which resolves every job's config while validating, leaves jobs with complete results out of the
-sweep before Hydra launches it (:func:`skip_complete_jobs`); a job started any other way checks
-for itself (:func:`find_complete`: its own directory, then anywhere in the sweep directory). A
-directory is complete when summary.json parses, carries the hash, and history.csv has the
-iterations it claims; anything less (a run killed before summary.json, a truncated file) is named
-and rerun.
+*The grid and the plan.* :func:`expand` is the cross product of a sweep's overrides, in Hydra's
+order, through Hydra's public override parser. The CLI composes and validates every job before
+Hydra starts and hands each job's config to :func:`plan`; attnopt's sweeper and launcher
+(hydra_plugins/attnopt_launcher/, the defaults of ``attnopt run -m``) then use those configs
+instead of composing every job again (0.1-0.3 s a job).
+
+*Resume.* Every finished run stores ``config_hash`` in ``summary.json`` and its directory is named
+by it (:mod:`attnopt.rundir`), so results are found by what was run, not by where. The sweeper
+leaves out of the launch every planned job whose complete run is in the sweep directory
+(:func:`leave_out_complete`); a job started any other way checks for itself
+(:func:`attnopt.rundir.claim`, in attnopt.run.hydra_main). A partial run is rerun, never trusted.
 
 *Progress and report.* :class:`SweepCallback` (a Hydra callback, configured in conf/config.yaml as
 ``hydra.callbacks.report``) draws one bar for the whole sweep and builds the report once every job
-is done. Jobs may run in other processes or on other machines (joblib, submitit), so each job
-leaves a marker file in ``<sweep dir>/.attnopt/done/`` and the bar in the launching process counts
-them; that works for every launcher whose workers share the filesystem.
+is done. Jobs may run in other processes or on other machines (attnopt's worker pool, joblib,
+submitit, SLURM), so each job leaves a marker file in ``<sweep dir>/.attnopt/done/`` and the bar in
+the launching process counts them; that works for every launcher whose workers share the filesystem.
 """
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
 import threading
@@ -30,47 +34,100 @@ from attnopt import rundir
 DONE_DIR = Path(".attnopt") / "done"
 
 
-def _task_key(job: Sequence[str]) -> tuple[str, ...]:
-    # Hydra hands its sweeper the task overrides only (hydra.* and hydra/* are kept apart)
+def register_plugins() -> None:
+    """Make attnopt's sweeper and launcher (hydra_plugins/attnopt_launcher/) visible to Hydra's
+    plugin scan. An installed copy is found on its own. An editable install (`make install`:
+    pip install -e) maps the package through an import hook, which Hydra's scan (pkgutil) cannot
+    list, so the directory is added to the ``hydra_plugins`` namespace package's search path."""
+    import hydra_plugins
+
+    here = str(Path(__file__).resolve().parent.parent / "hydra_plugins")
+    if Path(here, "attnopt_launcher").is_dir() and here not in list(hydra_plugins.__path__):
+        hydra_plugins.__path__.append(here)
+
+
+def task_key(job: Sequence[str]) -> tuple[str, ...]:
+    """A job's task overrides: what Hydra hands its sweeper (hydra.* and hydra/* are kept apart)."""
     return tuple(o for o in job if not o.lstrip("+~").startswith(("hydra.", "hydra/")))
 
 
-#: jobs left out of this process's sweep because their results are complete (for the bar)
-_preskipped = 0
+def expand(lines: Sequence[str], config_loader=None) -> list[list[str]]:
+    """Every job's override list: the cross product of the sweep overrides (``a=1,2 b=x,y``), in
+    the order Hydra's basic sweeper launches them, through Hydra's public override parser. A key
+    given twice takes its last value, in the place it first appeared (as Hydra does)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from attnopt.errors import ConfigError
+
+    values: dict[str, list[str]] = {}
+    for override in OverridesParser.create(config_loader=config_loader).parse_overrides(list(lines)):
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            values[key] = [f"{key}={override.get_value_element_as_str()}"]
+        elif override.is_discrete_sweep():
+            values[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        else:
+            raise ConfigError(f"'{override.input_line}': an interval can be sampled, not listed; "
+                              "give values (a,b,c) or range(start, stop, step)")
+    return [list(job) for job in itertools.product(*values.values())]
 
 
-def skip_complete_jobs(planned: Sequence[tuple]) -> int:
-    """Leave out of the sweep Hydra is about to launch every job whose results are complete.
+def sweep_lines(config) -> list[str]:
+    """The overrides a multirun config sweeps: hydra.sweeper.params (a preset's grid), then the
+    command line's task overrides."""
+    params = config.hydra.sweeper.get("params") or {}
+    return [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
 
-    ``planned``: (job overrides, RunSpec, composed base config) per job, from the CLI's up-front
-    validation, which has every job's resolved config anyway. Without this, each complete job would
-    still be launched just to find out it has nothing to do: Hydra composes its config in the worker
-    first (~0.3 s), which made resuming a finished 280-run sweep take as long as running it. The
-    job-side check in attnopt.run.hydra_main stays for jobs started any other way.
-    """
-    global _preskipped
-    from omegaconf import OmegaConf
 
-    sweep_dir = Path(str(OmegaConf.select(planned[0][2], "hydra.sweep.dir")))
-    hashes = {job_key: rundir.config_hash(spec.config) for job_key, spec in ((_task_key(job), spec) for job, spec, _ in planned)
-              if spec.resume}
-    done = rundir.complete_runs(sweep_dir, set(hashes.values()))
-    skip = {key for key, h in hashes.items() if h in done}
-    _preskipped = len(skip)
-    if not skip:
-        return 0
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+# What the CLI composed and validated, per job (task overrides -> (job config without the hydra
+# node, config hash or None when the job has resume=false)), so that neither the sweeper nor the
+# launcher composes a job again: composing costs 0.1-0.3 s a job, running a small job 3 ms.
+_planned: dict[tuple[str, ...], tuple[Any, Optional[str]]] = {}
 
-    split = BasicSweeper.split_arguments
 
-    def split_without_complete(overrides, max_batch_size):
-        batches = [[job for job in batch if tuple(job) not in skip] for batch in split(overrides, max_batch_size)]
-        return [batch for batch in batches if batch]
+def plan(job: Sequence[str], spec, config) -> None:
+    """Called by the CLI for each job it validated (``config``: the composed job config)."""
+    _planned[task_key(job)] = (config, rundir.config_hash(spec.config) if spec.resume else None)
 
-    BasicSweeper.split_arguments = staticmethod(split_without_complete)
-    print(f"resuming {sweep_dir}: {len(skip)} of {len(planned)} runs are complete already and are not rerun "
-          "(resume=false reruns them)", file=sys.stderr, flush=True)
-    return len(skip)
+
+def leave_out_complete(jobs: list[list[str]], sweep_dir: Path) -> list[list[str]]:
+    """The jobs to launch: those without a complete run of their config in ``sweep_dir``.
+
+    Known only for the jobs the CLI planned (it has their configs); any other job is launched and
+    checks for itself (:func:`attnopt.rundir.claim`, in attnopt.run.hydra_main)."""
+    hashes = {i: _planned[task_key(job)][1] for i, job in enumerate(jobs) if task_key(job) in _planned}
+    wanted = {h for h in hashes.values() if h}
+    done = rundir.complete_runs(sweep_dir, wanted) if wanted else {}
+    todo = [job for i, job in enumerate(jobs) if hashes.get(i) not in done]
+    skipped = len(jobs) - len(todo)
+    if skipped:
+        print(f"resuming {sweep_dir}: {skipped} of {len(jobs)} runs are complete already and are not rerun "
+              "(resume=false reruns them)", file=sys.stderr, flush=True)
+        if _monitor is not None:
+            _monitor.skipped(skipped)
+    return todo
+
+
+def check_n_jobs(n_jobs) -> None:
+    """``hydra.launcher.n_jobs`` as attnopt's and joblib's launchers read it: a number of worker
+    processes >= 1, or negative for all CPUs but |n_jobs| - 1 (-1: one per CPU)."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        from attnopt.errors import ConfigError
+
+        raise ConfigError(f"hydra.launcher.n_jobs={n_jobs!r} is invalid: must be an integer >= 1 (or negative: "
+                          "all CPUs but |n_jobs| - 1)")
+
+
+def planned_config(overrides: Sequence[str]):
+    """The job config the CLI composed for these job overrides (no hydra node), or None."""
+    planned = _planned.get(task_key(overrides))
+    return None if planned is None else planned[0]
+
+
+def override_dirname(task: Sequence[str], how) -> str:
+    """``hydra.job.override_dirname``, as Hydra forms it: the sorted overrides minus excluded keys."""
+    lines = sorted(line for line in task if line.lstrip("+~").partition("=")[0] not in set(how.exclude_keys))
+    return how.item_sep.join(lines).replace("=", how.kv_sep)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -82,29 +139,23 @@ def sweep_root(output_dir: Path, subdir: str) -> Path:
     return output_dir.parents[len(Path(subdir).parts) - 1]
 
 
-def count_jobs(config) -> int:
-    """How many jobs the basic sweeper will launch for this multirun config."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    params = config.hydra.sweeper.get("params") or {}
-    lines = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
-    batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(lines), None)
-    return sum(len(batch) for batch in batches)
-
-
 class _Monitor:
     """The bar, in the launching process: counts the done markers the jobs leave."""
 
-    def __init__(self, done_dir: Path, total: int, already: int = 0, interval: float = 0.5):
+    def __init__(self, done_dir: Path, total: Optional[int], already: int = 0, interval: float = 0.5):
         from tqdm.auto import tqdm
 
         self.done_dir, self.total, self.already, self.interval = done_dir, total, already, interval
-        self.stop_event = threading.Event()
+        self.stop_event, self.lock = threading.Event(), threading.Lock()
         self.bar = tqdm(total=total, initial=already, desc="sweep", unit="job", mininterval=interval,
                         dynamic_ncols=True)
         self.thread = threading.Thread(target=self._poll, name="attnopt-sweep-bar", daemon=True)
         self.thread.start()
+
+    def skipped(self, n: int) -> None:
+        """``n`` jobs are left out: their results are complete already."""
+        self.already += n
+        self._update()
 
     def count(self) -> int:
         try:
@@ -117,9 +168,11 @@ class _Monitor:
             self._update()
 
     def _update(self) -> None:
-        n = min(self.already + self.count(), self.total)
-        if n > self.bar.n:
-            self.bar.update(n - self.bar.n)
+        with self.lock:  # the poll thread and the sweeper's thread
+            n = self.already + self.count()
+            n = n if self.total is None else min(n, self.total)
+            if n > self.bar.n:
+                self.bar.update(n - self.bar.n)
 
     def close(self) -> dict[str, int]:
         self.stop_event.set()
@@ -135,6 +188,14 @@ class _Monitor:
 
 # One per launching process; kept out of the callback object, which Hydra pickles to the workers.
 _monitor: Optional[_Monitor] = None
+
+
+def stop_bar() -> None:
+    """Close the sweep bar without a word (an interrupted sweep: the CLI says it in one line)."""
+    global _monitor
+    if _monitor is not None:
+        _monitor.close()
+        _monitor = None
 
 
 class SweepCallback(Callback):
@@ -157,8 +218,11 @@ class SweepCallback(Callback):
         shutil.rmtree(done_dir, ignore_errors=True)  # markers of an earlier, interrupted attempt
         done_dir.mkdir(parents=True, exist_ok=True)
         if self.progress:
-            # count_jobs sees the sweep without the jobs skip_complete_jobs left out
-            _monitor = _Monitor(done_dir, count_jobs(config) + _preskipped, already=_preskipped)
+            try:
+                total = len(expand(sweep_lines(config)))
+            except Exception:  # e.g. a glob() sweep, which needs Hydra's config loader: a bar without a total
+                total = None
+            _monitor = _Monitor(done_dir, total)
 
     def on_job_end(self, config, job_return, **kwargs: Any) -> None:
         from hydra.core.utils import JobStatus

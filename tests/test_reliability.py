@@ -153,14 +153,17 @@ def test_two_sweeps_at_once_into_different_directories_do_not_interfere(tmp_path
 
 @pytest.mark.slow
 def test_a_sweep_gives_identical_histories_under_every_launcher(tmp_path):
-    """basic, joblib (the plugin's own config) and submitit_local: same runs, same numbers."""
+    """basic, attnopt (serial and a pool), joblib (the plugin's own config) and submitit_local: same
+    runs, same numbers."""
     import subprocess
     import sys
 
     import pandas as pd
 
     launchers = {
-        "basic": [],
+        "basic": ["hydra/launcher=basic", "hydra/sweeper=basic"],  # Hydra's own, composing every job
+        "attnopt-serial": [],  # the default: attnopt's sweeper and launcher, in the CLI process
+        "attnopt-pool": ["hydra.launcher.n_jobs=2", "hydra.launcher.pool_after_s=0"],  # attnopt's launcher, two worker processes
         "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
         "submitit": ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
     }
@@ -176,6 +179,6 @@ def test_a_sweep_gives_identical_histories_under_every_launcher(tmp_path):
         histories[name] = {p.parent.name: pd.read_csv(p).drop(columns="time_s")
                            for p in sweep.rglob("history.csv")}
         assert sorted(histories[name]) == ["attention", "hybrid2"]
-    for name in ("joblib", "submitit"):
+    for name in ("attnopt-serial", "attnopt-pool", "joblib", "submitit"):
         for job, frame in histories["basic"].items():
             pd.testing.assert_frame_equal(histories[name][job], frame, check_exact=True)

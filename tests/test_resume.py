@@ -77,7 +77,7 @@ def _kill_after(args, cwd, sweep: Path, finished: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("launcher", [[]], ids=["serial"])
+@pytest.mark.parametrize("launcher", [[], ["hydra.launcher.n_jobs=2", "hydra.launcher.pool_after_s=0"]], ids=["serial", "two-workers"])
 def test_kill_9_at_several_points_then_resumes_converge_without_touching_finished_runs(tmp_path, launcher):
     """A sweep over a key its directory names do not show (numbered directories: the worst case),
     killed with kill -9 of its process group at several points, then resumed until done."""
