@@ -117,7 +117,8 @@ def require(nbytes: float, what: str) -> None:
         return
     hint = f"; set {ENV_VAR} (e.g. 64G, or none) to change the limit" if not source.startswith(
         f"limit {ENV_VAR}") else ""
-    raise ConfigError(f"{what} needs about {fmt_bytes(nbytes)} of memory, more than the {source}{hint}")
+    amount = f"about {fmt_bytes(nbytes)} of memory" if math.isfinite(nbytes) else "unbounded memory"
+    raise ConfigError(f"{what} needs {amount}, more than the {source}{hint}")
 
 
 # --- estimates ---------------------------------------------------------------------------------
@@ -140,11 +141,45 @@ def largest_batch(params: Mapping[str, Any], dim: int, grown: bool = True) -> fl
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             rows += value if not (key == "popsize" and value == 0) else 4 + int(3 * math.log(dim))
     rows = max(rows, 1.0)
-    if grown and params.get("restarts"):
-        rows *= 2.0 ** min(int(params["restarts"]), 1000)
-    if grown and params.get("ipop") and params.get("max_restarts"):
-        rows *= float(params.get("incpopsize", 2.0)) ** min(int(params["max_restarts"]), 1000)
+    try:
+        if grown and params.get("restarts"):
+            rows *= 2.0 ** min(int(params["restarts"]), 1100)
+        if grown and params.get("ipop") and params.get("max_restarts"):
+            rows *= float(params.get("incpopsize", 2.0)) ** min(int(params["max_restarts"]), 1100)
+    except OverflowError:  # 1e300 ** 9: no machine holds that population
+        rows = math.inf
     return rows
+
+
+def _count(n: float) -> str:
+    return str(int(n)) if n < 1e15 else f"{n:.3g}"
+
+
+def _batch_source(params: Mapping[str, Any], grown: bool = True) -> str:
+    """The parameters that set the batch size, as ``optimizer.key=value`` (the largest count, and
+    with ``grown`` what grows it)."""
+    counts = {k: params[k] for k in _BATCH_KEYS if isinstance(params.get(k), (int, float))
+              and not isinstance(params.get(k), bool)}
+    growing = [k for k in ("restarts", "incpopsize") if params.get(k) and (k != "incpopsize" or params.get("ipop"))]
+    shown = [f"optimizer.{k}={counts[k]}" for k in sorted(counts, key=counts.get, reverse=True)[:1]]
+    shown += [f"optimizer.{k}={params[k]}" for k in growing] if grown else []
+    return ", ".join(shown)
+
+
+def check_optimizer(params: Mapping[str, Any]) -> None:
+    """Refuse batch sizes whose per-trial arrays (sigmas, ranks, weights: a few numbers per trial)
+    cannot fit, before an optimizer's factory allocates them; the dimension comes later
+    (:func:`check_run`)."""
+    rows = largest_batch(params, 1, grown=False)
+    require(4 * 8.0 * rows, f"{_batch_source(params, grown=False)} ({_count(rows)} points per batch)")
+
+
+def check_run(optimizer_name: str, params: Mapping[str, Any], landscape, dtype: str = "float64") -> None:
+    """Refuse a run whose largest arrays (:func:`run_estimate`) cannot fit."""
+    nbytes, arrays = run_estimate(optimizer_name, params, landscape, 4 if dtype == "float32" else 8)
+    source = _batch_source(params)
+    require(nbytes, f"dimension={landscape.dim} with optimizer={optimizer_name}"
+                    f"{f' ({source})' if source else ''}: {arrays}, {dtype},")
 
 
 def run_estimate(optimizer_name: str, params: Mapping[str, Any], landscape, itemsize: int = 8) -> tuple[float, str]:
@@ -155,12 +190,12 @@ def run_estimate(optimizer_name: str, params: Mapping[str, Any], landscape, item
     dim = landscape.dim
     rows = largest_batch(params, dim)
     nbytes = (BATCH_COPIES * rows * landscape.numbers_per_point + VECTOR_COPIES * dim) * itemsize
-    described = f"{rows:.3g} points x {dim} coordinates" if rows > 1 else f"{dim} coordinates"
+    described = f"{_count(rows)} points x {dim} coordinates" if rows > 1 else f"{dim} coordinates"
     if optimizer_name == "cma":
         nbytes += 4 * float(dim) ** 2 * 8  # C, B, and the rank-mu update's temporaries (float64)
         described += f" and CMA-ES's {dim} x {dim} covariance matrices"
     return nbytes, described
 
 
-__all__ = ["ENV_VAR", "BATCH_COPIES", "parse_size", "fmt_bytes", "limit", "require", "largest_batch",
-           "run_estimate"]
+__all__ = ["ENV_VAR", "BATCH_COPIES", "VECTOR_COPIES", "PLOT_CELL_BYTES", "parse_size", "fmt_bytes", "limit",
+           "require", "largest_batch", "check_optimizer", "check_run", "run_estimate"]

@@ -102,10 +102,7 @@ def check_run_fits(landscape: Landscape, optimizer: Optimizer, optimizer_name: s
     from attnopt import memory
 
     params = bind(optimizers.REGISTRY[optimizer_name], optimizer_params, where="optimizer")
-    itemsize = 4 if arrays.dtype == "float32" else 8
-    nbytes, arrays_text = memory.run_estimate(optimizer_name, params, landscape, itemsize)
-    memory.require(nbytes, f"dimension={landscape.dim} with optimizer={optimizer_name} ({arrays_text}, "
-                           f"{arrays.dtype})")
+    memory.check_run(optimizer_name, params, landscape, arrays.dtype)
     if x0 is not None:
         check_start(landscape, x0)
     if budget.max_evals is not None and budget.max_evals < memory.largest_batch(params, landscape.dim, grown=False) + 4:

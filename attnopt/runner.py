@@ -296,8 +296,13 @@ def minimize(
         raise ConfigError(f"optimizer={optimizer!r} is invalid: give an optimizer's name (one of "
                           f"{', '.join(optimizers_mod.names())}) or an attnopt Optimizer")
     if isinstance(optimizer, str):
-        name = f"optimizer={optimizer}"
-        optimizer = optimizers_mod.make(optimizer, **optimizer_params)
+        from attnopt import memory
+        from attnopt.params import bind
+
+        opt_name, name = optimizer, f"optimizer={optimizer}"
+        optimizer = optimizers_mod.make(opt_name, **optimizer_params)
+        bound = bind(optimizers_mod.REGISTRY[opt_name], optimizer_params, where="optimizer")
+        memory.check_run(opt_name, bound, landscape, dtype)  # before the run allocates its batches
     elif optimizer_params:
         raise ConfigError("optimizer parameters are only accepted with an optimizer name")
     arrays = ArraySpec(backend, device, dtype)

@@ -24,6 +24,8 @@ RUN_CASES = {
     "generated data": (["landscape=linreg", "landscape.n_samples=10000000000", "dimension=11"],
                        ["landscape.n_samples=10000000000", "data set", "needs about"]),
     "cma covariance": (["optimizer=cma", "dimension=1000000"], ["optimizer=cma", "covariance"]),
+    "hybrid trials": (["optimizer=hybrid1", "optimizer.attn_n_trials=1000000000"],
+                      ["optimizer.attn_n_trials=1000000000", "points per batch", "needs about"]),
     # section 3: values that passed validation and then crashed, hung or gave NaN
     "gd budget below init": (["optimizer=gd", "budget.max_evals=1"], ["budget.max_evals=1", "too small", "gd"]),
     "gd budget below a step": (["optimizer=gd", "budget.max_evals=3"], ["budget.max_evals=3", "one step"]),
@@ -277,3 +279,19 @@ def test_checkpoint_architecture_fields_are_checked_when_loaded(tiny_checkpoint,
     line = one_error_line(capsys)
     assert code == 2 and words in line and "bad.pt" in line
     assert list(tmp_path.iterdir()) == [bad]
+
+
+@pytest.mark.parametrize("name, key", [("hybrid1", "attn_n_trials"), ("hybrid4", "n_lrs"), ("cma", "popsize")])
+def test_batch_sizes_are_checked_before_an_optimizer_allocates_them(name, key, monkeypatch):
+    monkeypatch.setenv(memory.ENV_VAR, "100M")
+    with pytest.raises(ConfigError, match=f"^optimizer.{key}=1000000000 \\(1000000000 points per batch\\) needs about"):
+        optimizers.make(name, **{key: 10**9})
+
+
+def test_minimize_checks_the_run_before_it_allocates(monkeypatch):
+    monkeypatch.setenv(memory.ENV_VAR, "100M")
+    with pytest.raises(ConfigError, match="dimension=10000 with optimizer=hybrid1 .optimizer.attn_n_trials=10000.: "
+                                          "10000 points x 10000 coordinates"):
+        attnopt.minimize(landscapes.make("sphere", 10_000), "hybrid1", attn_n_trials=10_000)
+    with pytest.raises(ConfigError, match="unbounded memory"):
+        attnopt.minimize(landscapes.make("sphere", 3), "cma", incpopsize=1e300)

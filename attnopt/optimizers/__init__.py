@@ -42,7 +42,11 @@ def make(name: str, **params: Any) -> Optimizer:
     """Build an optimizer by name, validating its parameters: ``make("gd", lr=0.1)``."""
     if name not in REGISTRY:
         raise ConfigError(f"unknown optimizer '{name}'; choose from: {', '.join(names())}")
-    return REGISTRY[name](**bind(REGISTRY[name], params, where="optimizer"))
+    from attnopt import memory
+
+    bound = bind(REGISTRY[name], params, where="optimizer")
+    memory.check_optimizer(bound)  # before the factory allocates its per-trial arrays
+    return REGISTRY[name](**bound)
 
 
 __all__ = ["Optimizer", "make", "names", "REGISTRY"]
