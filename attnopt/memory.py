@@ -123,55 +123,50 @@ def require(nbytes: float, what: str) -> None:
 
 # --- estimates ---------------------------------------------------------------------------------
 
+#: optimizers that keep a full d x d covariance matrix (pycma, and attention search's CMA metric)
+FULL_COVARIANCE = ("cma", "attention_cma", "hybrid_cma")
+
 #: optimizer parameters that are a number of points evaluated in one batched call
 _BATCH_KEYS = ("n_trials", "attn_n_trials", "n_exploit", "n_explore", "popsize", "n_lrs")
 
 
-def largest_batch(params: Mapping[str, Any], dim: int, grown: bool = True) -> float:
-    """The most points an optimizer with these (validated) parameters evaluates in one call.
+def largest_batch(params: Mapping[str, Any], dim: int) -> float:
+    """The most points an optimizer with these (validated) parameters evaluates in one call, at
+    its start.
 
     Read from the parameters every batched optimizer names alike: trial counts (summed, as
-    attention_explore's exploit and explore trials share one call), pycma's ``popsize`` (0: its
-    default 4 + 3 ln d) and, with ``grown``, the restart rules that grow them (``restarts``
-    doubles the trials, ``ipop`` multiplies cma's population by ``incpopsize`` up to
-    ``max_restarts`` times). A gradient method evaluates one point (with its gradient)."""
+    attention_explore's exploit and explore trials share one call) and pycma's ``popsize`` (0 for
+    ``popsize`` or ``n_trials``: CMA-ES's default 4 + 3 ln d). A gradient method evaluates one
+    point (with its gradient). Restarts that grow the population (IPOP) are not counted: they
+    happen only if the search stalls, and counting the last one (2^30 trials for 30 restarts)
+    would refuse runs that never get there; their growth factor is bounded instead (cma's
+    ``incpopsize`` <= 100)."""
     rows = 0.0
     for key in _BATCH_KEYS:
         value = params.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            rows += value if not (key == "popsize" and value == 0) else 4 + int(3 * math.log(dim))
-    rows = max(rows, 1.0)
-    try:
-        if grown and params.get("restarts"):
-            rows *= 2.0 ** min(int(params["restarts"]), 1100)
-        if grown and params.get("ipop") and params.get("max_restarts"):
-            rows *= float(params.get("incpopsize", 2.0)) ** min(int(params["max_restarts"]), 1100)
-    except OverflowError:  # 1e300 ** 9: no machine holds that population
-        rows = math.inf
-    return rows
+            default = value == 0 and key in ("popsize", "n_trials")
+            rows += 4 + int(3 * math.log(max(dim, 1))) if default else value
+    return max(rows, 1.0)
 
 
 def _count(n: float) -> str:
     return str(int(n)) if n < 1e15 else f"{n:.3g}"
 
 
-def _batch_source(params: Mapping[str, Any], grown: bool = True) -> str:
-    """The parameters that set the batch size, as ``optimizer.key=value`` (the largest count, and
-    with ``grown`` what grows it)."""
+def _batch_source(params: Mapping[str, Any]) -> str:
+    """The parameter that sets the batch size, as ``optimizer.key=value`` (the largest count)."""
     counts = {k: params[k] for k in _BATCH_KEYS if isinstance(params.get(k), (int, float))
               and not isinstance(params.get(k), bool)}
-    growing = [k for k in ("restarts", "incpopsize") if params.get(k) and (k != "incpopsize" or params.get("ipop"))]
-    shown = [f"optimizer.{k}={counts[k]}" for k in sorted(counts, key=counts.get, reverse=True)[:1]]
-    shown += [f"optimizer.{k}={params[k]}" for k in growing] if grown else []
-    return ", ".join(shown)
+    return ", ".join(f"optimizer.{k}={counts[k]}" for k in sorted(counts, key=counts.get, reverse=True)[:1])
 
 
 def check_optimizer(params: Mapping[str, Any]) -> None:
     """Refuse batch sizes whose per-trial arrays (sigmas, ranks, weights: a few numbers per trial)
     cannot fit, before an optimizer's factory allocates them; the dimension comes later
     (:func:`check_run`)."""
-    rows = largest_batch(params, 1, grown=False)
-    require(4 * 8.0 * rows, f"{_batch_source(params, grown=False)} ({_count(rows)} points per batch)")
+    rows = largest_batch(params, 1)
+    require(4 * 8.0 * rows, f"{_batch_source(params)} ({_count(rows)} points per batch)")
 
 
 def check_run(optimizer_name: str, params: Mapping[str, Any], landscape, dtype: str = "float64") -> None:
@@ -186,14 +181,14 @@ def run_estimate(optimizer_name: str, params: Mapping[str, Any], landscape, item
     """(bytes, description) of a run's largest arrays: the batch of points with its temporaries
     (each point taking ``landscape.numbers_per_point`` numbers while evaluated: a task's
     activations on every training sample too), the (d,) vectors of a first-order step, and
-    CMA-ES's d x d covariance, its eigenvectors and their update."""
+    the d x d covariance, eigenvectors and their update of :data:`FULL_COVARIANCE` optimizers."""
     dim = landscape.dim
     rows = largest_batch(params, dim)
     nbytes = (BATCH_COPIES * rows * landscape.numbers_per_point + VECTOR_COPIES * dim) * itemsize
     described = f"{_count(rows)} points x {dim} coordinates" if rows > 1 else f"{dim} coordinates"
-    if optimizer_name == "cma":
+    if optimizer_name in FULL_COVARIANCE:
         nbytes += 4 * float(dim) ** 2 * 8  # C, B, and the rank-mu update's temporaries (float64)
-        described += f" and CMA-ES's {dim} x {dim} covariance matrices"
+        described += f" and {dim} x {dim} covariance matrices"
     return nbytes, described
 
 

@@ -105,7 +105,7 @@ def check_run_fits(landscape: Landscape, optimizer: Optimizer, optimizer_name: s
     memory.check_run(optimizer_name, params, landscape, arrays.dtype)
     if x0 is not None:
         check_start(landscape, x0)
-    if budget.max_evals is not None and budget.max_evals < memory.largest_batch(params, landscape.dim, grown=False) + 4:
+    if budget.max_evals is not None and budget.max_evals < memory.largest_batch(params, landscape.dim) + 4:
         # Small enough that the first step may not fit: try it on a stand-in of the same
         # dimension (a sphere: the costs of an optimizer's first step do not depend on the values).
         from attnopt.landscapes import Sphere

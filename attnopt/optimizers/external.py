@@ -72,7 +72,7 @@ def cma(
     popsize: Annotated[int, ge(0)] = 0,
     ipop: bool = True,
     max_restarts: Annotated[int, ge(0)] = 9,
-    incpopsize: Annotated[float, ge(1)] = 2.0,
+    incpopsize: Annotated[float, ge(1), le(100)] = 2.0,  # as attention_cma's: 9 restarts then multiply by 1e18
 ) -> Optimizer:
     """CMA-ES (pycma) with optional IPOP restarts.
 
