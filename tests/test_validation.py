@@ -295,3 +295,11 @@ def test_minimize_checks_the_run_before_it_allocates(monkeypatch):
     with pytest.raises(ConfigError, match="dimension=10000 with optimizer=hybrid1 .optimizer.attn_n_trials=10000.: "
                                           "10000 points x 10000 coordinates"):
         attnopt.minimize(landscapes.make("sphere", 10_000), "hybrid1", attn_n_trials=10_000)
+
+
+def test_every_optimizer_s_shipped_config_passes_the_checks():
+    """The checks refuse what cannot work, never a shipped default (restarts that might grow a
+    population are not counted as if they had happened)."""
+    for name in optimizers.names():
+        if name != "learned":  # needs a checkpoint
+            assert cli.validate([f"optimizer={name}", "dimension=100"], multirun=False) == 1, name
