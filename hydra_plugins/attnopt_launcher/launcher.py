@@ -286,20 +286,22 @@ class _Pool:
         in_pool: set = set()
         here = None
         pool = None
-        started, ran_here = time.process_time(), 0
+        costs: list = []  # CPU seconds of each job run here before the pool started
         try:
             while len(self.done) < len(jobs):
-                if pool is None and (ran_here or not self.launcher.pool_after_s):
+                if pool is None and (len(costs) >= 2 or not self.launcher.pool_after_s):
                     # Start the workers only for work that outlasts starting them (pool_after_s):
-                    # 40 runs of 3 ms finish here before a worker would have imported numpy. (CPU
-                    # time, not wall time: other work on the machine slows both alike.)
-                    per_job = (time.process_time() - started) / max(ran_here, 1)
-                    if per_job * len(pending) >= self.launcher.pool_after_s:
+                    # 40 runs of 3 ms finish here before a worker would have imported numpy. The
+                    # cheapest job so far is the estimate (the first one pays for first imports);
+                    # CPU time, not wall time: other work on the machine slows both alike.
+                    if min(costs, default=0.0) * len(pending) >= self.launcher.pool_after_s:
                         pool = self._start()
                 if pool is None:
                     here = pending.pop()
+                    started = time.process_time()
                     self.done[here] = self.runner.run(jobs[here])
-                    here, ran_here = None, ran_here + 1
+                    costs.append(time.process_time() - started)
+                    here = None
                     continue
                 with self.changed:
                     if self.errors:
