@@ -20,7 +20,7 @@ help:
 	@echo "  make table1 fig1        Table 1 / Figure 1 + runtime ECDF (full: ~2.5 min on 2 cores)"
 	@echo "  make table4 fig5 fig4   hybrids on the trapped landscape (full: ~3 min)"
 	@echo "  make table2 fig2 fig3 table3   ML tasks and learning-rate search"
-	@echo "  make compare            outside baselines (full: 1,820 runs, ~40+ min with JOBS=2)"
+	@echo "  make compare            outside baselines (full: 2,100 runs, ~45+ min with JOBS=2)"
 	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: HOURS on CPU)"
 	@echo "  make report             every table and figure above except compare and l2l"
 
@@ -120,7 +120,7 @@ $(L2L_TARGETS): $(STAMP)
 # Two sweeps (conf/experiment/compare[_small].yaml: rastrigin/ackley/griewank plain and rotated +
 # shifted; compare_trapped[_small].yaml: trapped) into outputs/sweeps/compare[_small]/, then one
 # report over both: compare.csv/.md and fig_compare_ecdf.png. SCALE=small (D=5, 3 seeds, 1e4 evals,
-# 273 runs) takes a few minutes on 2 cores; SCALE=full (D=10,20, 10 seeds, 1e5 evals, 1,820 runs)
+# 315 runs) takes a few minutes on 2 cores; SCALE=full (D=10,20, 10 seeds, 1e5 evals, 2,100 runs)
 # took ~80 core-minutes: 6 minutes with JOBS=16 on 16 cores, so ~40+ minutes with JOBS=2. Not part
 # of `make report` because of that.
 # One BLAS thread per job: the jobs run in parallel, and L-BFGS-B's tiny products only lose by more.

@@ -52,6 +52,17 @@ def test_compare_table_counts_and_medians():
     assert (r["solved_1e-2"], r["solved_1e-8"], r["evals_to_1e-2_median"]) == (1, 1, 20)
     c = t.loc[("rastrigin", "cma")]
     assert c["solved_1e-8"] == 2 and c["evals_to_1e-8_median"] == 6.5
+    assert c["evals_to_1e-8_median_grad2"] == 6.5  # gradient-free: the same in both accountings
+
+
+def test_compare_table_counts_a_gradient_as_two_evaluations_in_its_second_accounting():
+    runs, hist = _runs()
+    d = runs.loc[(runs["optimizer"] == "cma") & ~runs["landscape.rotate"], "run_dir"].iloc[0]
+    # 1 f + 1 grad, then 3 f + 3 grad (6 evaluations, 9 with gradients counted twice), then 7 + 7
+    hist[d] = hist[d].assign(f_evals=[1, 3, 7], g_evals=[1, 3, 7])
+    c = compare(runs, hist).set_index(["problem", "optimizer"]).loc[("rastrigin", "cma")]
+    assert c["evals_to_1e-8_median"] == (6 + 8) / 2
+    assert c["evals_to_1e-8_median_grad2"] == (9 + 8) / 2
 
 
 def test_problem_labels_and_not_applicable():
@@ -87,10 +98,10 @@ def test_presets_compose_to_the_documented_grids():
     from attnopt.cli import job_overrides
 
     expected = {  # preset: (jobs, sweep dir, dimension of the last job, target)
-        "compare": (2 * 3 * 2 * 13 * 10, "outputs/sweeps/compare/classic", 20, 1e-8),
-        "compare_trapped": (2 * 13 * 10, "outputs/sweeps/compare/trapped", 20, None),
-        "compare_small": (3 * 2 * 13 * 3, "outputs/sweeps/compare_small/classic", 5, 1e-8),
-        "compare_trapped_small": (13 * 3, "outputs/sweeps/compare_small/trapped", 5, None),
+        "compare": (2 * 3 * 2 * 15 * 10, "outputs/sweeps/compare/classic", 20, 1e-8),
+        "compare_trapped": (2 * 15 * 10, "outputs/sweeps/compare/trapped", 20, None),
+        "compare_small": (3 * 2 * 15 * 3, "outputs/sweeps/compare_small/classic", 5, 1e-8),
+        "compare_trapped_small": (15 * 3, "outputs/sweeps/compare_small/trapped", 5, None),
     }
     with initialize_config_module(config_module="attnopt.conf", version_base=None):
         for preset, (n_jobs, sweep_dir, dim, target) in expected.items():

@@ -19,14 +19,13 @@ def test_constants_are_cma_es_defaults():
     assert k.weights[:5].sum() == pytest.approx(1.0) and np.all(np.diff(k.weights) < 0)
     assert k.mu_eff == pytest.approx(3.1672, abs=1e-4)  # Hansen's tutorial, d = 10, lambda = 10
     assert k.weights[5:].max() < 0.0  # active CMA: the worse half gets negative weights
-    # pycma's own weights and rank-one rate for the same d and population (its c_mu is a newer,
-    # larger formula than the tutorial's, which we follow: 2 (mu_eff - 2 + 1/mu_eff) / ((d+2)^2 + mu_eff))
+    # pycma's own weights and learning rates for the same d and population
     import cma
 
     sp = cma.CMAEvolutionStrategy(np.zeros(10), 1.0, {"verbose": -9, "seed": 1, "popsize": 10}).sp
-    assert k.c_1 == pytest.approx(sp.c1, rel=1e-12)
+    assert k.c_1 == pytest.approx(sp.c1, rel=1e-12) and k.c_mu == pytest.approx(sp.cmu, rel=1e-12)
+    assert k.c_c == pytest.approx(sp.cc, rel=1e-12)
     np.testing.assert_allclose(k.weights[:5], np.asarray(sp.weights)[:5], rtol=1e-12)
-    assert k.c_mu == pytest.approx(2 * (k.mu_eff - 2 + 1 / k.mu_eff) / (144 + k.mu_eff), rel=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)

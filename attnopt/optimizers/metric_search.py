@@ -63,7 +63,8 @@ class Constants(NamedTuple):
 
 
 def constants(d: int, n: int) -> Constants:
-    """CMA-ES's weights and learning rates (Hansen 2016, eqs. 49-58, with active weights)."""
+    """CMA-ES's weights and learning rates (Hansen 2016, eqs. 49-58, with active weights; c_mu
+    with pycma's +0.25 in the numerator, so c_1, c_mu, c_c and the weights equal pycma's)."""
     mu = n // 2
     raw = math.log((n + 1) / 2.0) - np.log(np.arange(1, n + 1))
     pos, neg = raw[:mu], raw[mu:]
@@ -72,7 +73,7 @@ def constants(d: int, n: int) -> Constants:
     d_sigma = 1.0 + 2.0 * max(0.0, math.sqrt((mu_eff - 1.0) / (d + 1.0)) - 1.0) + c_sigma
     c_c = (4.0 + mu_eff / d) / (d + 4.0 + 2.0 * mu_eff / d)
     c_1 = 2.0 / ((d + 1.3) ** 2 + mu_eff)
-    c_mu = min(1.0 - c_1, 2.0 * (mu_eff - 2.0 + 1.0 / mu_eff) / ((d + 2.0) ** 2 + mu_eff))
+    c_mu = min(1.0 - c_1, 2.0 * (0.25 + mu_eff - 2.0 + 1.0 / mu_eff) / ((d + 2.0) ** 2 + mu_eff))  # pycma
     weights = np.zeros(n)
     weights[:mu] = pos / pos.sum()
     if neg.size and neg.sum() < 0.0:
