@@ -266,7 +266,7 @@ def attention_cma(
     sigma: Annotated[float, gt(0)] = 0.2,
     restarts: Annotated[int, ge(0)] = 9,
     incpopsize: Annotated[float, ge(1), le(100)] = 2.0,
-    narrow_at: Annotated[float, ge(0), le(1)] = 0.03,
+    narrow_at: Annotated[float, ge(0), le(1)] = 0.01,
 ) -> Optimizer:
     """Attention search with a learned metric (CMA-ES) and IPOP restarts; see the module doc.
 
