@@ -23,8 +23,8 @@ from attnopt.report.tables import gap_to_optimum, require  # noqa: E402
 
 TARGETS = (1e-2, 1e-8)
 #: the attnopt optimizers first, then the outside baselines (drawn dashed)
-ORDER = ["attention_cma", "hybrid_cma", "attention_ipop", "attention", "attention_explore", "hybrid1", "hybrid2", "hybrid3", "hybrid4", "gd", "sgd",
-         "adam", "learned"]
+ORDER = ["attention_cma", "hybrid_cma", "attention_ipop", "attention", "attention_explore", "hybrid1", "hybrid2",
+         "hybrid3", "hybrid4", "gd", "sgd", "adam", "learned"]
 BASELINES = ["cma", "dual_annealing", "basinhopping"]
 LANDSCAPES = ["rastrigin", "ackley", "griewank", "trapped"]
 
