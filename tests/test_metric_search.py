@@ -132,3 +132,15 @@ def test_lbfgs_direction_satisfies_the_secant_equation_and_descends():
     g = rng.standard_normal(d)
     assert gradient_hybrid.direction(g, S, Y) @ g < 0
     np.testing.assert_array_equal(gradient_hybrid.direction(g, (), ()), -g)
+
+
+def test_hybrid_descends_at_each_half_decade_of_shrinking_then_restarts():
+    f = landscapes.make("rastrigin", 5, rotate=True, shift=True, transform_seed=1)
+    res = attnopt.minimize(f, "hybrid_cma", seed=0, max_iters=None, max_evals=20_000, target=1e-8)
+    phases = res.history["phase"].tolist()
+    first_restart = phases.index("restart")
+    # runs of consecutive "gd" rows before the first restart: one per level 0.03, 0.0095, 0.003
+    runs = sum(1 for a, b in zip(["init"] + phases[:first_restart], phases[:first_restart]) if b == "gd" and a != "gd")
+    assert runs == 3
+    with pytest.raises(attnopt.ConfigError, match="optimizer.descend_at=0 is invalid"):
+        attnopt.optimizers.make("hybrid_cma", descend_at=0)

@@ -6,17 +6,20 @@ at, with no scale to set by hand:
 
 1. **explore** with :mod:`.metric_search` (attention search with a learned metric, CMA-ES): trials
    around the mean, rank weights, adapted step size and covariance. Its step size shrinks as the
-   search settles into one basin; once the distribution's largest axis
-   ``sigma * max(D)`` is below ``descend_at`` times its initial value (or a CMA stopping rule
-   holds), the basin is found and sampling would only spend evaluations on the last digits;
-2. **exploit** with gradient descent from the mean: L-BFGS (quasi-Newton gradient descent, a
-   memory of ``memory`` steps) with a backtracking Armijo line search, so its step adapts to the
-   landscape's curvature instead of a fixed learning rate. Each query is one point's value and
-   gradient (1 function + 1 gradient evaluation). It stops when it no longer improves (relative
-   change below 1e-13, twice), when the line search fails, or after ``descent_iters`` * d queries;
-3. **restart** (IPOP): the descent has found its basin's minimum, which is all the attention phase
-   would have converged to, so the search starts again from a uniform point of the init box with
-   ``incpopsize`` times the trials.
+   search settles into a basin;
+2. **exploit** with gradient descent from the mean, each time the distribution's largest axis
+   ``sigma * max(D)`` has shrunk below another level: ``descend_at`` of its initial size, then
+   every further factor sqrt(10), down to ``restart_at``. The descent is L-BFGS (quasi-Newton
+   gradient descent, a memory of ``memory`` steps) with a backtracking Armijo line search, so its
+   step adapts to the landscape's curvature instead of a fixed learning rate; its first step is as
+   long as the search's current step size. Each query is one point's value and gradient (1
+   function + 1 gradient evaluation). It stops when it no longer improves (relative change below
+   1e-13, twice), when the line search fails, or after ``descent_iters`` * d queries. An early
+   descent often finishes the run in the right basin long before sampling would resolve the last
+   digits; when it does not (it found a local minimum), the search goes on where it was, since a
+   longer search often still moves to a better basin (Griewank's near-optimal minima);
+3. **restart** (IPOP) after the descent at ``restart_at`` or when a CMA stopping rule holds: start
+   again from a uniform point of the init box with ``incpopsize`` times the trials.
 
 Every evaluation goes through the oracle, so a gradient counts as one evaluation in the runner's
 ``f_evals + g_evals``. The descent is written as pure functions too (:func:`descent_start`,
@@ -117,6 +120,12 @@ class HybridCMAState(NamedTuple):
     search: acma.Search
     restarts: int
     descent: Optional[Descent] = None  # set while the gradient phase runs
+    level: float = 1.0  # the search's size (fraction of its initial one) that triggers the next descent
+    final: bool = False  # the running descent is this restart's last
+
+
+#: the search's size shrinks by this factor between two descents of one restart (half a decade)
+LEVEL_STEP = math.sqrt(10.0)
 
 
 def hybrid_cma(
@@ -125,15 +134,17 @@ def hybrid_cma(
     sigma: Annotated[float, gt(0)] = 0.2,
     restarts: Annotated[int, ge(0)] = 30,
     incpopsize: Annotated[float, ge(1), le(100)] = 2.0,
-    descend_at: Annotated[float, gt(0), le(1)] = 1e-2,
+    descend_at: Annotated[float, gt(0), le(1)] = 0.03,
+    restart_at: Annotated[float, gt(0), le(1)] = 0.003,
     memory: Annotated[int, gt(0)] = 10,
     descent_iters: Annotated[int, gt(0)] = 50,
 ) -> Optimizer:
     """Attention search with a learned metric (CMA-ES, IPOP) for exploration, L-BFGS gradient
     descent for exploitation; see the module doc. ``n_trials`` 0: 4 + 3 ln d; ``sigma`` a
-    fraction of the init box's width; ``descend_at``: hand over to gradient descent once the search
-    distribution has shrunk to this fraction of its initial size; ``descent_iters`` * d queries at
-    most per descent."""
+    fraction of the init box's width. The first descent starts once the search distribution has
+    shrunk to ``descend_at`` of its initial size; the search then goes on, with another descent
+    at every further shrink by sqrt(10), and restarts after the descent at ``restart_at`` (or when
+    a CMA stopping rule holds). ``descent_iters`` * d queries at most per descent."""
 
     def fresh(x0, oracle, restart: int) -> acma.Search:
         n = int(round((n_trials or acma.default_trials(oracle.dim)) * incpopsize**restart))
@@ -142,11 +153,18 @@ def hybrid_cma(
     def restart_state(state, oracle, rng, x, loss):
         low, high = acma.box(oracle)
         r = state.restarts + 1
-        return HybridCMAState(x, loss, fresh(rng.uniform(low, high), oracle, r), r), "restart"
+        return HybridCMAState(x, loss, fresh(rng.uniform(low, high), oracle, r), r, level=descend_at), "restart"
 
     def init(x0, oracle, rng):
         x0 = np.asarray(x0, dtype=float)
-        return HybridCMAState(x0, float(oracle.f(x0)), fresh(x0, oracle, 0), 0)
+        return HybridCMAState(x0, float(oracle.f(x0)), fresh(x0, oracle, 0), 0, level=descend_at)
+
+    def after_descent(state, oracle, rng, ds):
+        """The restart's last descent: restart; an earlier one: the search goes on, the next
+        descent half a decade further down."""
+        if state.final and state.restarts < restarts:
+            return restart_state(state, oracle, rng, ds.x, ds.f)
+        return HybridCMAState(ds.x, ds.f, state.search, state.restarts, None, state.level / LEVEL_STEP), "gd"
 
     def step(state, oracle, rng):
         s, ds = state.search, state.descent
@@ -154,25 +172,22 @@ def hybrid_cma(
             f, g = oracle.value_and_grad(descent_query(ds))
             ds = descent_tell(ds, float(f), g, memory, descent_iters * oracle.dim)
             if ds.done:
-                if state.restarts < restarts:
-                    return restart_state(state, oracle, rng, ds.x, ds.f)
-                ds = None  # no restart left: the attention phase goes on where it was
-            return state._replace(x=ds.x if ds else state.x, loss=ds.f if ds else state.loss, descent=ds), "gd"
+                return after_descent(state, oracle, rng, ds)
+            return state._replace(x=ds.x, loss=ds.f, descent=ds), "gd"
         Y, X = acma.sample(s, rng)
         losses, complete = acma.evaluate(oracle, X)
         x, loss = acma.best_of(X, losses)
         if not complete:
             return state._replace(x=x, loss=loss), "attention"
         s = acma.update(s, Y, losses)
-        settled = s.sigma * float(s.D.max()) < descend_at * s.sigma0
-        if settled or acma.stop_reasons(s, losses):
+        stop = bool(acma.stop_reasons(s, losses))
+        if stop or acma.settled(s, state.level):
+            final = stop or state.level / LEVEL_STEP < restart_at * (1 - 1e-9)
             f, g = oracle.value_and_grad(s.mean)
             ds = descent_start(s.mean.copy(), float(f), g, s.sigma * float(np.mean(s.D)) * s.k.chi_d)
-            if not ds.done:
-                return HybridCMAState(ds.x, ds.f, s, state.restarts, ds), "gd"
-            if state.restarts < restarts:
-                return restart_state(state, oracle, rng, ds.x, ds.f)
-        return HybridCMAState(x, loss, s, state.restarts), "attention"
+            state = HybridCMAState(ds.x, ds.f, s, state.restarts, ds, state.level, final)
+            return (after_descent(state, oracle, rng, ds) if ds.done else (state, "gd"))
+        return HybridCMAState(x, loss, s, state.restarts, None, state.level), "attention"
 
     return Optimizer(init, step, any_backend=False)
 
