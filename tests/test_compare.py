@@ -33,8 +33,8 @@ def _runs():
             d = f"{opt}_{rot}_{seed}"
             hist[d] = _history(evals, best)
             rows.append({"landscape": "rastrigin", "optimizer": opt, "dimension": 10, "seed": seed, "f_opt": 1.0,
-                         "best_loss": best[-1], "time_s": 1.0 + seed, "run_dir": d, "landscape.rotate": rot,
-                         "landscape.shift": rot})
+                         "best_loss": best[-1], "final_loss": best[-1], "time_s": 1.0 + seed, "run_dir": d,
+                         "landscape.rotate": rot, "landscape.shift": rot})
     return label_variants(pd.DataFrame(rows)), hist  # as attnopt.report.load_runs gives them
 
 
@@ -47,6 +47,7 @@ def test_compare_table_counts_and_medians():
     assert (a["runs"], a["solved_1e-2"], a["solved_1e-8"]) == (2, 1, 1)
     assert a["evals_to_1e-2_median"] == 10 and a["evals_to_1e-8_median"] == 100
     assert a["final_gap_median"] == pytest.approx((1e-9 + 1.0) / 2)
+    assert a["final_iterate_gap_median"] == pytest.approx((1e-9 + 1.0) / 2)  # _runs: final loss = best
     assert a["time_s_median"] == pytest.approx(1.5)
     r = t.loc[("rastrigin (rotate, shift)", "attention")]
     assert (r["solved_1e-2"], r["solved_1e-8"], r["evals_to_1e-2_median"]) == (1, 1, 20)
