@@ -113,7 +113,7 @@ def compare(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
         "solved to 1e-8": [fraction(k, n) for k, n in zip(out["solved_1e-8"], out["runs"])],
         "evals to 1e-2 (median)": [number(round(v)) if np.isfinite(v) else "" for v in out["evals_to_1e-2_median"]],
         "evals to 1e-8 (median)": [number(round(v)) if np.isfinite(v) else "" for v in out["evals_to_1e-8_median"]],
-        f"evals to 1e-8, grad = {GRAD_COST} (median)": [number(round(v)) if np.isfinite(v) else ""
+        f"evals to 1e-8 with grad = {GRAD_COST} (median)": [number(round(v)) if np.isfinite(v) else ""
                                                         for v in out[f"evals_to_1e-8_median_grad{GRAD_COST}"]],
         "final f - f* (median)": [number(v) for v in out["final_gap_median"]],
         "last iterate's f - f* (median)": [number(v) for v in out["final_iterate_gap_median"]],
