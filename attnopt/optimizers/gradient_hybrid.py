@@ -132,7 +132,7 @@ def hybrid_cma(
     *,
     n_trials: Annotated[int, ge(0)] = 0,
     sigma: Annotated[float, gt(0)] = 0.2,
-    restarts: Annotated[int, ge(0)] = 30,
+    restarts: Annotated[int, ge(0)] = 9,
     incpopsize: Annotated[float, ge(1), le(100)] = 2.0,
     descend_at: Annotated[float, gt(0), le(1)] = 0.03,
     restart_at: Annotated[float, gt(0), le(1)] = 0.003,
