@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import subprocess
 import sys
@@ -40,13 +41,20 @@ HEAVY_RUN = ["optimizer=attention", "landscape=rastrigin", "dimension=1000", "bu
 QUIET = ["progress=false"]  # no per-run bar (the sweep's own bar goes to stderr, which is captured)
 
 
-def wall(command: list[str], cwd: Path, env: dict | None = None) -> float:
-    start = time.perf_counter()
-    out = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - start
+def timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the command and the processes it waited for).
+    CPU time is what the command costs on an idle machine; wall time is also what others' load adds."""
+    cpu = lambda: sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime"))
+    cpu0, start = cpu(), time.perf_counter()
+    out = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    elapsed, used = time.perf_counter() - start, cpu() - cpu0
     if out.returncode != 0:
         raise SystemExit(f"bench_overhead: `{shlex.join(command)}` failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return elapsed
+    return elapsed, used
+
+
+def wall(command: list[str], cwd: Path) -> float:
+    return timed(command, cwd)[0]
 
 
 class Fresh:
@@ -156,12 +164,14 @@ def main() -> None:
     # 1. start-up of the command itself, also as a multiple of the least any Python command costs
     # here (an interpreter importing numpy: ~0.09 s on an idle 2-core machine), which says how much
     # of a figure is this machine's current speed rather than attnopt
-    reference = best_of(args.repeats, lambda: wall([sys.executable, "-c", "import numpy"], tmp_root))
-    table.add("reference: `python -c 'import numpy'`", f"{reference:.2f} s")
+    results = [timed([sys.executable, "-c", "import numpy"], tmp_root) for _ in range(args.repeats)]
+    reference = min(r[0] for r in results)
+    table.add("reference: `python -c 'import numpy'`", f"{reference:.2f} s (CPU {min(r[1] for r in results):.2f} s)")
 
     def startup(what: str, command_of, goal: float):
-        elapsed = best_of(args.repeats, lambda: wall(command_of(), tmp_root))
-        table.limit(what, elapsed, goal, detail=f" ({elapsed / reference:.1f}x the reference)")
+        results = [timed(command_of(), tmp_root) for _ in range(args.repeats)]
+        elapsed, used = min(r[0] for r in results), min(r[1] for r in results)
+        table.limit(what, elapsed, goal, detail=f" (CPU {used:.2f} s; {elapsed / reference:.1f}x the reference)")
 
     startup("`attnopt --help`", lambda: [ATTNOPT, "--help"], 0.5)
     single = [ATTNOPT, "run", *SMALL_RUN, *QUIET]
