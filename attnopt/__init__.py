@@ -1,8 +1,8 @@
 """attnopt: gradient descent, attention search and their hybrids on classic landscapes.
 
 >>> import attnopt
->>> f = attnopt.landscapes.make("rastrigin", 10)
->>> res = attnopt.minimize(f, "attention", seed=0, max_iters=200)
+>>> res = attnopt.minimize("rastrigin", "attention", dim=10, seed=0, max_iters=200)
+>>> es = attnopt.ask_tell("attention", x0=[1.0, 2.0])   # drive it from your own loop
 """
 from attnopt.errors import ConfigError
 
@@ -12,7 +12,8 @@ from attnopt.errors import ConfigError
 # module (attnopt/run.py, `attnopt run`), and importing a submodule rebinds its package attribute.
 _LAZY = {"landscapes": ("attnopt.landscapes", None), "optimizers": ("attnopt.optimizers", None),
          "Budget": ("attnopt.runner", "Budget"), "Result": ("attnopt.runner", "Result"),
-         "minimize": ("attnopt.runner", "minimize")}
+         "minimize": ("attnopt.runner", "minimize"), "ask_tell": ("attnopt.asktell", "ask_tell"),
+         "AskTell": ("attnopt.asktell", "AskTell")}
 
 
 def __getattr__(name: str):
@@ -33,4 +34,5 @@ def __dir__():
 
 __version__ = "0.1.0"
 
-__all__ = ["landscapes", "optimizers", "minimize", "Budget", "Result", "ConfigError", "__version__"]
+__all__ = ["landscapes", "optimizers", "minimize", "ask_tell", "AskTell", "Budget", "Result", "ConfigError",
+           "__version__"]

@@ -113,19 +113,15 @@ def make_optimizer(name: str, params: dict) -> Optimizer:
 
 
 def recording(opt: Optimizer, path: list) -> Optimizer:
-    """The same optimizer, appending (x, phase) of every state it returns to ``path``."""
+    """The same optimizer, appending (x, phase) of every state that ends an iteration to ``path``."""
 
-    def init(x0, oracle, rng):
-        state = opt.init(x0, oracle, rng)
-        path.append((np.array(state.x, dtype=float), "init"))
-        return state
-
-    def step(state, oracle, rng):
-        state, phase = opt.step(state, oracle, rng)
-        path.append((np.array(state.x, dtype=float), phase))
+    def tell(state, values, grads):
+        state, phase = opt.tell(state, values, grads)
+        if phase is not None:
+            path.append((np.array(state.x, dtype=float), phase))
         return state, phase
 
-    return Optimizer(init, step)
+    return opt._replace(tell=tell)
 
 
 def trajectories(landscape, names: list[str], opt_params: dict, seed: int, x0, budget: Budget) -> dict:

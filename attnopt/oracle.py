@@ -1,10 +1,12 @@
-"""The counting, budget-enforcing wrapper every optimizer evaluates the landscape through.
+"""The ledger: the one place where evaluations are made, counted and held to the budget.
 
-Counting lives here and nowhere else: one function evaluation per point evaluated, one gradient
-evaluation per gradient computed (``value_and_grad`` costs one of each). A call that would take
-the total ``f_evals + g_evals`` past ``max_evals`` evaluates nothing and raises
-:class:`BudgetExhausted`, so no run ever overshoots its budget. The oracle also remembers the best
-point ever evaluated (trial points included), which is what ``best_loss`` reports.
+Counting lives here and nowhere else: one function evaluation per point whose value is computed,
+one gradient evaluation per gradient (``value_and_grad`` costs one of each). A driver hands every
+:class:`~attnopt.optimizers.base.Query` to :meth:`Oracle.answer`; a query that would take the total
+``f_evals + g_evals`` past ``max_evals`` evaluates nothing and raises :class:`BudgetExhausted`,
+unless it may be cut (``Query.cut``), in which case its first rows are evaluated, as many as the
+budget pays for. So no run ever overshoots its budget. The oracle also remembers the best point
+ever evaluated (trial points included), which is what ``best_loss`` reports.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from attnopt.backend import copy, to_numpy
+from attnopt.optimizers.base import Query
 
 
 class BudgetExhausted(Exception):
@@ -39,13 +42,8 @@ class Oracle:
     def remaining(self) -> Optional[int]:
         return None if self.max_evals is None else self.max_evals - self.evals
 
-    def _charge(self, n_f: int, n_g: int) -> None:
-        if self.max_evals is not None and self.evals + n_f + n_g > self.max_evals:
-            raise BudgetExhausted
-        self.f_evals += n_f
-        self.g_evals += n_g
-
-    def _track(self, X: np.ndarray, values) -> None:
+    def track(self, X, values) -> None:
+        """Remember the best finite value of a batch ``X`` (or one point) and its point."""
         # Values are n numbers: looked at on the host whatever the device (torch tensors included).
         values = to_numpy(values)
         # The usual case (nothing new is best) is decided with one ufunc call; NaN compares False.
@@ -61,24 +59,36 @@ class Oracle:
             self.best_loss = float(values[i])
             self.best_x = copy(X if X.ndim == 1 else X[i])  # in X's own array type: no device transfer
 
-    @staticmethod
-    def _rows(X: np.ndarray) -> int:
-        return 1 if X.ndim == 1 else X.shape[0]
-
-    def f(self, X: np.ndarray):
-        """Loss of one point ``(d,)`` or a batch ``(n, d)``, in one call of the landscape."""
-        self._charge(self._rows(X), 0)
-        values = self.landscape(X)
-        self._track(X, values)
-        return values
-
-    def grad(self, X: np.ndarray):
-        self._charge(0, self._rows(X))
-        return self.landscape.grad(X)
-
-    def value_and_grad(self, X: np.ndarray):
-        n = self._rows(X)
-        self._charge(n, n)
-        values, grads = self.landscape.value_and_grad(X)
-        self._track(X, values)
+    def answer(self, query):
+        """``(values, grads)`` for a query (None for what it did not ask), charged to the budget."""
+        X, want_f, want_g = query.X, bool(query.value), bool(query.grad)
+        per_point = int(want_f) + int(want_g)
+        n = 1 if X.ndim == 1 else X.shape[0]
+        left = self.remaining()
+        if left is not None and n * per_point > left:
+            fits = left // per_point if (query.cut and X.ndim == 2) else 0
+            if fits < 1:
+                raise BudgetExhausted
+            X, n = X[:fits], fits
+        self.f_evals += n * want_f
+        self.g_evals += n * want_g
+        if want_f and want_g:
+            values, grads = self.landscape.value_and_grad(X)
+        elif want_f:
+            values, grads = self.landscape(X), None
+        else:
+            values, grads = None, self.landscape.grad(X)
+        if values is not None:
+            self.track(X, values)
         return values, grads
+
+    # Plain calls for code that evaluates by itself (attnopt.hpo's searches, tests).
+    def f(self, X):
+        """Loss of one point ``(d,)`` or a batch ``(n, d)``, in one call of the landscape."""
+        return self.answer(Query(X))[0]
+
+    def grad(self, X):
+        return self.answer(Query(X, value=False, grad=True))[1]
+
+    def value_and_grad(self, X):
+        return self.answer(Query(X, grad=True))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import attnopt
+from attnopt.runner import iterate, start
 from attnopt import landscapes, optimizers
 from attnopt.optimizers import weights
 from attnopt.optimizers.external import scipy_driven
@@ -182,12 +183,12 @@ def test_ipop_restarts_double_the_trials_and_keep_the_best():
     assert [int(evals.iloc[i + 1]) for i in starts] == [17, 33, 65]
     # the state keeps the best point of all starts, equal to the oracle's
     oracle = attnopt.oracle.Oracle(f, 20000)
-    state = opt.init(f.sample_x0(np.random.default_rng(0)), oracle, np.random.default_rng(1))
+    state = start(opt, f.sample_x0(np.random.default_rng(0)), oracle, np.random.default_rng(1))
     rng = np.random.default_rng(1)
     seen = [state.loss]
     try:
         while True:
-            state, _ = opt.step(state, oracle, rng)
+            state, _ = iterate(opt, state, oracle, rng)
             seen.append(state.loss)
     except attnopt.oracle.BudgetExhausted:
         pass

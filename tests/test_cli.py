@@ -33,7 +33,7 @@ def test_run_writes_a_complete_run_directory(tmp_path):
         assert key in summary
     assert (summary["optimizer"], summary["landscape"], summary["dimension"], summary["seed"]) == (
         "attention", "rastrigin", 4, 3)
-    assert summary["iters"] == 20 and summary["f_evals"] == 1 + 20 * 65 and summary["status"] == "budget_exhausted"
+    assert summary["iters"] == 20 and summary["f_evals"] == 1 + 20 * 65 and summary["status"] == "max_iters"
     history = pd.read_csv(run_dir / "history.csv")
     assert list(history.columns) == HISTORY_COLUMNS and len(history) == 21
     assert history["best_loss"].iloc[-1] == summary["best_loss"]

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import attnopt
+from attnopt.runner import iterate, start
 from attnopt import landscapes, optimizers
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
@@ -70,11 +71,11 @@ def test_hybrid3_answers_with_the_best_iterate_of_all_cycles_then_descends_from_
     opt = optimizers.make("hybrid3", gd_lr=0.1, gd_steps_per_restart=3, attn_steps_per_restart=2, num_restarts=2,
                           attn_n_trials=4, attn_sigma=3.0)
     oracle, rng = Oracle(f), np.random.default_rng(0)
-    state = opt.init(np.array([2.0, -1.0, 0.5]), oracle, rng)
+    state = start(opt, np.array([2.0, -1.0, 0.5]), oracle, rng)
     working = [(state.sub.loss, state.sub.x)]
     seen = []
     for _ in range(10):  # exactly two cycles of 3 gd + 2 attention steps
-        state, phase = opt.step(state, oracle, rng)
+        state, phase = iterate(opt, state, oracle, rng)
         working.append((state.sub.loss, state.sub.x))
         seen.append(phase)
     assert seen == (["gd"] * 3 + ["attention"] * 2) * 2
@@ -83,7 +84,7 @@ def test_hybrid3_answers_with_the_best_iterate_of_all_cycles_then_descends_from_
     # test could not tell the two apart): wide attention throws the point far from the minimum.
     assert working[-1][0] > best_loss
     assert state.loss == best_loss and np.array_equal(state.x, best_x)
-    state, phase = opt.step(state, oracle, rng)  # cycles done: gd from the best iterate
+    state, phase = iterate(opt, state, oracle, rng)  # cycles done: gd from the best iterate
     assert phase == "gd"
     np.testing.assert_allclose(state.sub.x, best_x - 0.1 * 2 * best_x)
 
@@ -100,7 +101,7 @@ def test_hybrid4_counts_every_candidate_in_one_batched_call():
 def chosen_lr(landscape, x, **params):
     opt = optimizers.make("hybrid4", **params)
     oracle, rng = Oracle(landscape), np.random.default_rng(0)
-    state, _ = opt.step(opt.init(x, oracle, rng), oracle, rng)
+    state, _ = iterate(opt, start(opt, x, oracle, rng), oracle, rng)
     return state.lr
 
 
@@ -113,7 +114,7 @@ def test_hybrid4_takes_a_smaller_learning_rate_next_to_a_sharp_trap_than_on_a_sm
     # the step it took is the plain gd step with that rate
     opt = optimizers.make("hybrid4", lr_choice=choice)
     oracle, rng = Oracle(trapped), np.random.default_rng(0)
-    state, _ = opt.step(opt.init(x, oracle, rng), oracle, rng)
+    state, _ = iterate(opt, start(opt, x, oracle, rng), oracle, rng)
     np.testing.assert_allclose(state.x, x - state.lr * trapped.grad(x))
 
 

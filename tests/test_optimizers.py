@@ -6,6 +6,7 @@ import yaml
 from importlib.resources import files
 
 import attnopt
+from attnopt.runner import iterate, start
 from attnopt import landscapes, optimizers
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights
@@ -20,7 +21,7 @@ SAMPLING_METHODS = ["attention", "attention_explore"]
 def test_gradient_methods_solve_the_sphere(name, params):
     res = attnopt.minimize(landscapes.make("sphere", 10), name, seed=0, max_iters=3000, **params)
     assert res.best_loss < 1e-8
-    assert res.status == "budget_exhausted"
+    assert res.status == "max_iters"
 
 
 @pytest.mark.parametrize("name", SAMPLING_METHODS)
@@ -45,9 +46,9 @@ def test_attention_with_one_trial_and_eta_one_moves_to_that_trial():
     opt = optimizers.make("attention", n_trials=1, sigma=0.5)
     rng = np.random.default_rng(3)
     oracle = Oracle(f)
-    state = opt.init(np.zeros(4), oracle, rng)
+    state = start(opt, np.zeros(4), oracle, rng)
     expected = 0.5 * np.random.default_rng(3).standard_normal((1, 4))[0]
-    new, phase = opt.step(state, oracle, rng)
+    new, phase = iterate(opt, state, oracle, rng)
     assert np.allclose(new.x, expected) and phase == "attention"
     assert oracle.f_evals == 3 and oracle.g_evals == 0  # x0, one trial, the new point
 
@@ -67,10 +68,10 @@ def torch_trajectory(make_opt, x0, grad_fn, steps):
 def our_trajectory(name, params, f, x0, steps):
     opt = optimizers.make(name, **params)
     oracle, rng = Oracle(f), np.random.default_rng(0)
-    state = opt.init(x0, oracle, rng)
+    state = start(opt, x0, oracle, rng)
     out = []
     for _ in range(steps):
-        state, _ = opt.step(state, oracle, rng)
+        state, _ = iterate(opt, state, oracle, rng)
         out.append(state.x.copy())
     return np.array(out)
 
@@ -152,7 +153,7 @@ def test_attention_keeps_still_when_every_trial_is_non_finite():
             return np.where(X.shape[0] > 1, np.nan, 1.0) * np.ones(X.shape[0])
 
     res = attnopt.minimize(Nan(3), "attention", x0=[1.0, 2.0, 3.0], max_iters=3)
-    assert np.array_equal(res.x, [1.0, 2.0, 3.0]) and res.status == "budget_exhausted"
+    assert np.array_equal(res.x, [1.0, 2.0, 3.0]) and res.status == "max_iters"
 
 
 # --- configs and validation ---------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_overflowing_step_ends_as_diverged_and_is_recorded():
 
 def test_time_limit():
     res = attnopt.minimize(landscapes.make("rastrigin", 50), "attention", max_iters=None, time_limit=0.05)
-    assert res.status == "budget_exhausted" and 0.05 <= res.time_s < 1.0
+    assert res.status == "time_limit" and 0.05 <= res.time_s < 1.0
 
 
 def test_x0_is_used_and_checked():
@@ -96,6 +96,9 @@ def test_bad_budgets(kwargs, message):
         attnopt.minimize(landscapes.make("sphere", 2), "gd", **kwargs)
 
 
-def test_minimize_wants_a_landscape_object():
-    with pytest.raises(ConfigError, match="pass a Landscape"):
+def test_minimize_takes_a_landscape_name_with_its_dimension():
+    with pytest.raises(ConfigError, match="the dimension of landscape 'sphere' is unknown: pass x0=, bounds= or dim="):
         attnopt.minimize("sphere", "gd")
+    by_name = attnopt.minimize("sphere", "gd", dim=3, seed=2, max_iters=5).history.drop(columns="time_s")
+    by_object = attnopt.minimize(landscapes.make("sphere", 3), "gd", seed=2, max_iters=5).history.drop(columns="time_s")
+    assert by_name.equals(by_object)

@@ -3,18 +3,19 @@
 Per step: draw trial points x_i = x + sigma_i z_i (z_i ~ N(0, I)), evaluate all of them in ONE
 batched call, weigh them (softmax(-beta * loss) by default) and move
 x <- x + eta * sum_i alpha_i (x_i - x); eta = 1 is the report's weighted average. The new point's
-loss is evaluated too, so a step costs n_trials + 1 function evaluations.
+loss is evaluated too, so a step costs n_trials + 1 function evaluations: it asks twice (the
+trials, then the new point; see :mod:`.base`).
 """
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple, Optional
+from typing import Annotated, Any, NamedTuple, Optional
 
 import numpy as np
 
 from attnopt import backend
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights as weightings
-from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.base import Optimizer, Query
 from attnopt.params import ge, gt, le, one_of
 
 
@@ -36,6 +37,12 @@ class AttentionState(NamedTuple):
     recent: tuple = ()  # the losses of x over the last few steps (the convergence test's window)
     best_x: Optional[np.ndarray] = None  # the best point of all restarts
     best_loss: float = np.inf
+    # Where the step stands between ask and tell: "start" (x is asked), "" (between steps),
+    # "trials" (the trials are asked), "move" (the moved-to point is asked), "restart" (a new
+    # start is due), "restarting" (it is asked).
+    stage: str = ""
+    asked: Any = None  # what is being evaluated: the trials, or the new point
+    bounds: Any = None  # the init box (restarts and sigma_scale=domain)
 
 
 SIGMA_ADAPT = ("none", "success", "csa")
@@ -58,24 +65,35 @@ def sampled_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting, 
     uniform = bool(np.all(sigmas == sigmas[0]))
     scale = float(sigmas[0]) if uniform else sigmas[:, None]
 
-    def init(x0, oracle, rng):
-        x0 = backend.as_point(x0)
-        return AttentionState(x0, float(oracle.f(x0)))
+    def init(x0, bounds, rng):
+        return AttentionState(backend.as_point(x0), float("nan"), stage="start")
 
-    def step(state, oracle, rng):
+    def ask(state, rng):
+        if state.stage == "start":
+            return state, Query(state.x)
+        if state.stage == "move":
+            return state, Query(state.asked)
         x = state.x
         trials = backend.normal(rng, (n, x.shape[0]), x)
         # In place: at d = 10,000 every extra pass over the (n, d) block costs ~5% of the step.
         trials *= scale if uniform else backend.like(scale, trials)
         trials += x
-        losses = oracle.f(trials)
+        return state._replace(stage="trials", asked=trials), Query(trials)
+
+    def tell(state, values, grads):
+        if state.stage == "start":
+            return AttentionState(state.x, float(values)), "init"
+        if state.stage == "move":
+            return AttentionState(state.asked, float(values)), "attention"
+        trials, x = state.asked, state.x
         # Weights are computed on the host: n numbers, whatever the device of the trials.
-        alpha = weigh(backend.to_numpy(losses))
+        alpha = weigh(backend.to_numpy(values))
         total = float(np.add.reduce(alpha))
         x_new = x + eta * (backend.like(alpha, trials) @ trials - total * x)
-        return AttentionState(x_new, float(oracle.f(x_new))), "attention"
+        return state._replace(stage="move", asked=x_new), None
 
-    return Optimizer(init, step)
+    mean_sigma = float(sigmas.mean())
+    return Optimizer(init, ask, tell, sigma=lambda state: mean_sigma)
 
 
 def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting, *, sigma_adapt: str = "none",
@@ -107,37 +125,61 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
             tiled[restart] = np.tile(base, 2**restart)[:, None]
         return tiled[restart]
 
-    def initial_scale(oracle) -> float:
+    def initial_scale(bounds) -> float:
         if sigma_scale == "absolute":
             return 1.0
-        low, high = oracle.landscape.init_bounds
-        return float(np.mean(np.broadcast_to(np.asarray(high, float) - np.asarray(low, float), (oracle.dim,))))
+        low, high = bounds
+        return float(np.mean(high - low))
 
-    def init(x0, oracle, rng):
-        x0 = backend.as_point(x0)
-        loss = float(oracle.f(x0))
-        return AttentionState(x0, loss, scale=initial_scale(oracle), run_best=loss, best_x=x0, best_loss=loss)
+    def init(x0, bounds, rng):
+        return AttentionState(backend.as_point(x0), float("nan"), scale=initial_scale(bounds), stage="start",
+                              bounds=bounds)
 
-    def step(state, oracle, rng):
+    def ask(state, rng):
+        if state.stage == "start":
+            return state, Query(state.x)
+        if state.stage == "move":
+            return state, Query(state.asked[0])
+        if state.stage == "restart":
+            low, high = state.bounds
+            x0 = backend.uniform(rng, low, high, state.x.shape[0], state.x)
+            return state._replace(stage="restarting", asked=x0), Query(x0)
         x, d = state.x, state.x.shape[0]
         sig = trial_sigmas(state.restart)
-        n = sig.shape[0]
-        trials = backend.normal(rng, (n, d), x)
+        trials = backend.normal(rng, (sig.shape[0], d), x)
         trials *= backend.like(state.scale * sig, trials)
         trials += x
-        losses = backend.to_numpy(oracle.f(trials))  # n numbers: host-side bookkeeping is cheap
-        alpha = weigh(losses)
-        with np.errstate(over="ignore", invalid="ignore"):
-            x_new = x + eta * (backend.like(alpha, trials) @ trials - float(alpha.sum()) * x)
-        loss = float(oracle.f(x_new))
+        return state._replace(stage="trials", asked=trials), Query(trials)
 
+    def tell(state, values, grads):
+        if state.stage == "start":
+            loss = float(values)
+            return state._replace(loss=loss, run_best=loss, best_x=state.x, best_loss=loss, stage=""), "init"
+        if state.stage == "restarting":
+            x0, loss0 = state.asked, float(values)
+            best_x, best_loss = state.best_x, state.best_loss
+            if loss0 < best_loss:
+                best_x, best_loss = x0, loss0
+            return AttentionState(x0, loss0, initial_scale(state.bounds), None, state.restart + 1, loss0, 0, (),
+                                  best_x, best_loss, bounds=state.bounds), "restart"
+        if state.stage == "trials":
+            trials, x = state.asked, state.x
+            losses = backend.to_numpy(values)  # n numbers: host-side bookkeeping is cheap
+            alpha = weigh(losses)
+            x_new = x + eta * (backend.like(alpha, trials) @ trials - float(alpha.sum()) * x)
+            return state._replace(stage="move", asked=(x_new, trials, losses, alpha)), None
+        return after_move(state, float(values))
+
+    def after_move(state, loss):
+        """The step's bookkeeping once the moved-to point's loss is known: sigma, best, restart test."""
+        x_new, trials, losses, alpha = state.asked
+        x, d, n = state.x, state.x.shape[0], trials.shape[0]
         scale, path = state.scale, state.path
         if sigma_adapt == "success":
             # The 1/5th rule applied to the trials: a weighted mean of many trials beats x about half
             # the time whatever sigma is, so "the new x is better" cannot steer sigma; the fraction of
             # trials better than x can (-> 1/2 as sigma -> 0, -> 0 as sigma -> inf).
-            with np.errstate(invalid="ignore"):
-                p_success = float(np.mean(losses < state.loss))
+            p_success = float(np.mean(losses < state.loss))
             scale *= np.exp((p_success - 0.2) / 0.8 / (1.0 + np.sqrt(d) / 4.0))
         elif sigma_adapt == "csa" and alpha.any():
             mu_eff = 1.0 / float(alpha @ alpha)
@@ -171,17 +213,12 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
         converged = len(recent) == window and max(recent) - min(recent) <= restart_tol * max(1.0, abs(min(recent)))
         stagnated = stall >= (restart_patience or int(100 + np.ceil(100.0 * d**1.5 / n)))
         if state.restart < restarts and (converged or stagnated or not np.isfinite(loss)):
-            low, high = oracle.landscape.init_bounds
-            x0 = backend.uniform(rng, low, high, d, x)
-            loss0 = float(oracle.f(x0))
-            if loss0 < best_loss:
-                best_x, best_loss = x0, loss0
-            return AttentionState(x0, loss0, initial_scale(oracle), None, state.restart + 1, loss0, 0, (), best_x,
-                                  best_loss), "restart"
+            # The new start is drawn and evaluated within this same iteration (the next ask).
+            return state._replace(path=path, best_x=best_x, best_loss=best_loss, stage="restart", asked=None), None
         return AttentionState(x_new, loss, scale, path, state.restart, run_best, stall, recent, best_x,
-                              best_loss), "attention"
+                              best_loss, bounds=state.bounds), "attention"
 
-    return Optimizer(init, step)
+    return Optimizer(init, ask, tell, sigma=lambda state: state.scale * ref_sigma)
 
 
 def attention(

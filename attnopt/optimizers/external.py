@@ -1,30 +1,33 @@
-"""Outside baselines in the same runner: ``cma`` (pycma) and scipy's ``dual_annealing`` and
-``basinhopping``, evaluating through the same :class:`~attnopt.oracle.Oracle` as every attnopt
-optimizer, so their budgets are counted and enforced the same way.
+"""Outside baselines behind the same ask/tell interface: ``cma`` (pycma) and scipy's
+``dual_annealing`` and ``basinhopping``, so the one driver counts and enforces their budgets as
+for every attnopt optimizer.
 
-**cma** maps pycma's ask/tell loop directly onto ``step``: one step asks for a population,
-evaluates it in one batched oracle call and tells pycma the values. The population's sampler draws
-from a generator seeded from the run's rng (pycma's ``randn`` option), never from numpy's global
-state, so a run is reproducible even beside other code. When the budget left is smaller than a
-population, the step evaluates the first ``remaining`` candidates, so the run ends exactly at
-``max_evals``. With ``ipop`` the strategy restarts when pycma's own stopping criteria fire, from a
-uniform point of the init box and with twice the population.
+**cma** maps pycma's ask/tell loop directly: one ask is a population, one tell gives pycma its
+values. The population's sampler draws from a generator seeded from the run's rng (pycma's
+``randn`` option), never from numpy's global state, so a run is reproducible even beside other
+code. Its query may be cut: when the budget left is smaller than a population, the driver
+evaluates the first ``remaining`` candidates, so the run ends exactly at ``max_evals`` (pycma is
+left untold: it cannot learn from part of a population). With ``ipop`` the strategy restarts when
+pycma's own stopping criteria fire, from a uniform point of the init box and with twice the
+population.
 
-**dual_annealing** and **basinhopping** are callback-driven: scipy calls the objective and
-owns the loop. Each runs in a worker thread that hands control back and forth with the caller
-(only one of them ever runs, so the run is as deterministic as a plain loop): a ``step`` lets
-scipy go on until the best loss improves or ``evals_per_step`` evaluations have passed, then
-returns the best point so far. The oracle raises BudgetExhausted inside the objective, which ends
-scipy's call and the run exactly at ``max_evals``. When scipy finishes before the budget, it is
-started again from a uniform point of the init box (a multi-start), so every baseline spends the
-same budget. The local searches are L-BFGS-B with the landscape's analytic gradient, each (f, grad)
-pair costing one function and one gradient evaluation, as for gradient descent.
+**dual_annealing** and **basinhopping** are callback-driven: scipy calls the objective and owns
+the loop. Each runs in a worker thread that hands control back and forth with the caller (only one
+of them ever runs, so the run is as deterministic as a plain loop): each objective call scipy makes
+becomes one query (``ask``), and its answer (``tell``) lets scipy go on. An iteration ends (a
+history row) when the best loss improves or ``evals_per_step`` evaluations have passed. When the
+driver refuses a query (the budget is spent) the run ends there, and the thread is unwound when
+the state is dropped. When scipy finishes before the budget, it is started again from a uniform
+point of the init box (a multi-start), so every baseline spends the same budget. The local
+searches are L-BFGS-B with the landscape's analytic gradient, each (f, grad) pair costing one
+function and one gradient evaluation, as for gradient descent.
 
 These wrappers hold a mutable pycma object or a thread inside their state: unlike attnopt's own
-optimizers a state can be stepped only once (the next step continues from the newest state).
+optimizers a state can be asked and told only once (the next call continues from the newest one).
 """
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import weakref
@@ -33,20 +36,10 @@ from typing import Annotated, Any, Callable, NamedTuple, Optional
 import numpy as np
 
 from attnopt.errors import ConfigError
-from attnopt.optimizers.base import Optimizer
-from attnopt.oracle import BudgetExhausted
+from attnopt.optimizers.base import Optimizer, Query
 from attnopt.params import ge, gt, le, one_of
 
 SIGMA_SCALE = ("absolute", "domain")
-
-
-def _box(oracle) -> tuple[np.ndarray, np.ndarray]:
-    """The landscape's init box as two (d,) arrays: where restarts are drawn and what sigma0 and
-    dual_annealing's bounds refer to (the same information x0 is drawn from)."""
-    low, high = oracle.landscape.init_bounds
-    d = oracle.dim
-    return (np.broadcast_to(np.asarray(low, dtype=float), (d,)).copy(),
-            np.broadcast_to(np.asarray(high, dtype=float), (d,)).copy())
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -63,6 +56,9 @@ class CMAState(NamedTuple):
     restarts: int
     best_x: np.ndarray
     best_loss: float
+    bounds: Any = None
+    stage: str = "start"  # "start" (x0 asked), "" (between generations), or the phase of the asked population
+    asked: Any = None  # the population being evaluated
 
 
 def cma(
@@ -90,52 +86,55 @@ def cma(
         raise ConfigError("optimizer=cma needs pycma, which is not installed: pip install 'attnopt[baselines]' "
                           "(or pip install cma)") from None
 
-    def new_es(x0, oracle, rng, size: int):
-        low, high = _box(oracle)
+    def new_es(x0, bounds, rng, size: int):
+        low, high = bounds
         sigma = sigma0 * float(np.mean(high - low)) if sigma_scale == "domain" else sigma0
         gen = np.random.default_rng(_seed(rng))
         opts = {
             "randn": lambda *shape: gen.standard_normal(shape),
             "seed": float("nan"),  # pycma would otherwise re-seed numpy's global generator
             "verbose": -9, "verb_log": 0, "verb_disp": 0,
-            "maxfevals": np.inf, "maxiter": np.inf,  # the oracle owns the budget
+            "maxfevals": np.inf, "maxiter": np.inf,  # the driver owns the budget
         }
         if size:
             opts["popsize"] = size
         es = pycma.CMAEvolutionStrategy(np.asarray(x0, dtype=float), sigma, opts)
         return es, int(es.popsize)
 
-    def init(x0, oracle, rng):
+    def init(x0, bounds, rng):
         x0 = np.asarray(x0, dtype=float)
-        loss = float(oracle.f(x0))
-        es, size = new_es(x0, oracle, rng, popsize)
-        return CMAState(x0, loss, es, size, 0, x0, loss)
+        es, size = new_es(x0, bounds, rng, popsize)
+        return CMAState(x0, float("nan"), es, size, 0, x0, float("nan"), bounds)
 
-    def step(state, oracle, rng):
+    def ask(state, rng):
+        if state.stage == "start":
+            return state, Query(state.x)
         es, size, restarts, phase = state.es, state.popsize, state.restarts, "cma"
         if ipop and restarts < max_restarts and es.stop():
-            low, high = _box(oracle)
+            low, high = state.bounds
             size = int(round(size * incpopsize))
-            es, size = new_es(rng.uniform(low, high), oracle, rng, size)
+            es, size = new_es(rng.uniform(low, high), state.bounds, rng, size)
             restarts, phase = restarts + 1, "restart"
         X = np.asarray(es.ask(), dtype=float)
-        remaining = oracle.remaining()
-        if remaining is not None and 0 < remaining < len(X):
-            # The last, partial population: spend the budget to the last evaluation, and leave
-            # pycma untold (it cannot learn from part of a population).
-            X = X[:remaining]
-            values = np.asarray(oracle.f(X), dtype=float)
-        else:
-            values = np.asarray(oracle.f(X), dtype=float)
-            # pycma cannot rank NaN; +inf keeps such a candidate last, as the oracle's best does.
-            es.tell(list(X), list(np.where(np.isnan(values), np.inf, values)))
+        return state._replace(es=es, popsize=size, restarts=restarts, stage=phase, asked=X), Query(X, cut=True)
+
+    def tell(state, values, grads):
+        if state.stage == "start":
+            loss = float(values)
+            return state._replace(loss=loss, best_loss=loss, stage=""), "init"
+        values = np.asarray(values, dtype=float)
+        X = state.asked[: len(values)]
+        if len(values) == len(state.asked):  # a partial, last population leaves pycma untold
+            # pycma cannot rank NaN; +inf keeps such a candidate last, as the ledger's best does.
+            state.es.tell(list(X), list(np.where(np.isnan(values), np.inf, values)))
         i = int(np.argmin(np.where(np.isnan(values), np.inf, values)))
         best_x, best_loss = state.best_x, state.best_loss
         if values[i] < best_loss:
             best_x, best_loss = X[i].copy(), float(values[i])
-        return CMAState(X[i].copy(), float(values[i]), es, size, restarts, best_x, best_loss), phase
+        return CMAState(X[i].copy(), float(values[i]), state.es, state.popsize, state.restarts, best_x, best_loss,
+                        state.bounds, ""), state.stage
 
-    return Optimizer(init, step, any_backend=False)
+    return Optimizer(init, ask, tell, any_backend=False, sigma=lambda state: float(state.es.sigma))
 
 
 # --- scipy routines driven from a worker thread --------------------------------------------
@@ -145,7 +144,7 @@ class _Stop(BaseException):
 
 
 class _Channel:
-    """The two hand-off queues between the runner's thread and one scipy worker thread."""
+    """The two hand-off queues between the driver's thread and one scipy worker thread."""
 
     def __init__(self):
         self.to_worker: queue.Queue = queue.Queue()
@@ -155,7 +154,7 @@ class _Channel:
         self.to_worker.put(("stop", None))
 
 
-class _Driver:
+class _Worker:
     """Owns a worker thread; when the last state referring to it is dropped (the run ended), the
     finalizer tells the worker to unwind, so no thread outlives its run."""
 
@@ -164,20 +163,22 @@ class _Driver:
         self.thread = thread
         weakref.finalize(self, channel.stop)
 
-    def resume(self, oracle):
-        self.channel.to_worker.put(("go", oracle))
+    def send(self, message) -> tuple[str, Any]:
+        """Hand control to the worker with ``message``; it answers with ("eval", Query) or
+        ("pause", (best_x, best_loss)) once scipy needs an evaluation or an iteration ends."""
+        self.channel.to_worker.put(message)
         kind, payload = self.channel.to_main.get()
-        if kind == "pause":
-            return payload
-        if kind == "exhausted":
-            raise BudgetExhausted
-        raise payload  # an error inside scipy or the landscape: the caller sees it as it is
+        if kind == "error":
+            raise payload  # an error inside scipy or the landscape: the caller sees it as it is
+        return kind, payload
 
 
 class ScipyState(NamedTuple):
     x: np.ndarray  # the best point so far
     loss: float
-    driver: _Driver
+    worker: _Worker
+    started: bool = False  # x0's iteration has ended
+    asked: Optional[Query] = None  # the evaluation scipy waits for
 
 
 Routine = Callable[[Callable, Callable, Callable, np.ndarray, np.ndarray, np.ndarray, np.random.Generator], None]
@@ -185,50 +186,57 @@ Routine = Callable[[Callable, Callable, Callable, np.ndarray, np.ndarray, np.nda
 
 def scipy_driven(routine: Routine, phase: str, evals_per_step: int) -> Optimizer:
     """Wrap ``routine(f, grad, fg, x0, low, high, rng)`` (which calls scipy once, to completion)
-    as an (init, step) optimizer; see the module docstring for the protocol."""
+    as an ask/tell optimizer; see the module docstring for the protocol."""
 
-    def worker(channel: _Channel, x0: np.ndarray, seed: int):
+    def worker(channel: _Channel, x0: np.ndarray, bounds, seed: int):
         from threadpoolctl import threadpool_limits
 
         rng = np.random.default_rng(seed)
-        env = {"oracle": None, "count": 0, "best_x": None, "best": np.inf}
+        env = {"count": 0, "best_x": None, "best": np.inf}
 
         def wait():
-            cmd, oracle = channel.to_worker.get()
+            cmd, payload = channel.to_worker.get()
             if cmd == "stop":
                 raise _Stop
-            env["oracle"], env["count"] = oracle, 0
+            return payload
+
+        def evaluate(x, value: bool, grad: bool):
+            channel.to_main.put(("eval", Query(np.array(x, dtype=float), value=value, grad=grad)))
+            return wait()
 
         def after(n: int, x, value):
             env["count"] += n
-            if value is not None and value < env["best"]:
+            improved = value is not None and value < env["best"]
+            if improved:
                 env["best"], env["best_x"] = float(value), np.array(x, dtype=float, copy=True)
-                improved = True
-            else:
-                improved = False
             if improved or env["count"] >= evals_per_step:
-                channel.to_main.put(("pause", (env["best_x"], env["best"])))
+                # Until a finite value is seen, the iterate is the last point, its loss NaN (so a
+                # landscape that is non-finite everywhere ends the run "diverged").
+                found = env["best_x"] is not None
+                payload = (env["best_x"], env["best"]) if found else (np.array(x, dtype=float), float("nan"))
+                channel.to_main.put(("pause", payload))
                 wait()
+                env["count"] = 0
 
         def f(x):
-            value = float(env["oracle"].f(np.asarray(x, dtype=float)))
+            value = float(evaluate(x, True, False)[0])
             after(1, x, value if np.isfinite(value) else None)
             return value
 
         def grad(x):
-            g = env["oracle"].grad(np.asarray(x, dtype=float))
+            g = evaluate(x, False, True)[1]
             after(1, x, None)
             return g
 
         def fg(x):
-            value, g = env["oracle"].value_and_grad(np.asarray(x, dtype=float))
+            value, g = evaluate(x, True, True)
             value = float(value)
             after(2, x, value if np.isfinite(value) else None)
             return value, g
 
         try:
             wait()
-            low, high = _box(env["oracle"])
+            low, high = bounds
             start = x0
             # L-BFGS-B's (d x 10) linear algebra gains nothing from BLAS threads, and on a machine
             # whose cores are busy their spin-waiting made each iteration ~100x slower (6 ms).
@@ -238,31 +246,31 @@ def scipy_driven(routine: Routine, phase: str, evals_per_step: int) -> Optimizer
                     start = rng.uniform(low, high)
         except _Stop:
             return
-        except BudgetExhausted:
-            try:
-                if env["count"]:  # evaluations since the last pause: let the history record them
-                    channel.to_main.put(("pause", (env["best_x"], env["best"])))
-                    wait()
-            except _Stop:
-                return
-            channel.to_main.put(("exhausted", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the runner's thread to raise there
+        except BaseException as exc:  # noqa: BLE001 - handed to the driver's thread to raise there
             channel.to_main.put(("error", exc))
 
-    def init(x0, oracle, rng):
+    def init(x0, bounds, rng):
         channel = _Channel()
-        thread = threading.Thread(target=worker, args=(channel, np.asarray(x0, dtype=float), _seed(rng)),
+        thread = threading.Thread(target=worker, args=(channel, np.asarray(x0, dtype=float), bounds, _seed(rng)),
                                   name=f"attnopt-{phase}", daemon=True)
-        driver = _Driver(channel, thread)
+        handle = _Worker(channel, thread)
         thread.start()
-        x, loss = driver.resume(oracle)  # runs until x0 is evaluated: the first improvement
-        return ScipyState(x, loss, driver)
+        return ScipyState(np.asarray(x0, dtype=float), float("nan"), handle)
 
-    def step(state, oracle, rng):
-        x, loss = state.driver.resume(oracle)
-        return ScipyState(x, loss, state.driver), phase
+    def ask(state, rng):
+        if state.asked is not None:
+            return state, state.asked
+        kind, query = state.worker.send(("go", None))
+        return state._replace(asked=query), query
 
-    return Optimizer(init, step, any_backend=False)
+    def tell(state, values, grads):
+        kind, payload = state.worker.send(("answer", (values, grads)))
+        if kind == "eval":  # scipy goes on within the same iteration
+            return state._replace(asked=payload), None
+        x, loss = payload
+        return ScipyState(x, loss, state.worker, True), (phase if state.started else "init")
+
+    return Optimizer(init, ask, tell, any_backend=False)
 
 
 def _rng_kwarg(rng: np.random.Generator) -> dict:

@@ -1,45 +1,51 @@
 """First-order methods: gd, sgd (heavy-ball / Nesterov momentum) and adam.
 
 Each is an *update rule* ``(grad, aux, t) -> (delta, aux)`` wrapped by :func:`first_order`, which
-owns the shared part: evaluate loss and gradient at x0, then per step apply the delta and evaluate
+owns the shared part: ask for loss and gradient at x0, then per step apply the delta and ask for
 the new point's loss and gradient together (1 function + 1 gradient evaluation per step).
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Callable, NamedTuple
+from typing import Annotated, Any, Callable, NamedTuple, Optional
 
 import numpy as np
 
 from attnopt import backend
-from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.base import Optimizer, Query
 from attnopt.params import ge, gt, le
 
 
 class FirstOrderState(NamedTuple):
     x: np.ndarray
     loss: float
-    grad: np.ndarray
+    grad: Optional[np.ndarray]  # None until x0 is told
     t: int  # steps taken
     aux: Any  # the rule's own state (momentum buffer, Adam moments)
+    asked: Any = None  # (x, aux) of the step whose point is being evaluated
 
 
 Update = Callable[[np.ndarray, Any, int], "tuple[np.ndarray, Any]"]
 
 
 def first_order(update: Update, init_aux: Callable[[np.ndarray], Any], phase: str) -> Optimizer:
-    def init(x0, oracle, rng):
+    def init(x0, bounds, rng):
         x0 = backend.as_point(x0)
-        loss, grad = oracle.value_and_grad(x0)
-        return FirstOrderState(x0, float(loss), grad, 0, init_aux(x0))
+        return FirstOrderState(x0, float("nan"), None, 0, init_aux(x0))
 
-    def step(state, oracle, rng):
-        t = state.t + 1
-        delta, aux = update(state.grad, state.aux, t)
+    def ask(state, rng):
+        if state.grad is None:
+            return state, Query(state.x, grad=True)
+        delta, aux = update(state.grad, state.aux, state.t + 1)
         x = state.x + delta
-        loss, grad = oracle.value_and_grad(x)
-        return FirstOrderState(x, float(loss), grad, t, aux), phase
+        return state._replace(asked=(x, aux)), Query(x, grad=True)
 
-    return Optimizer(init, step)
+    def tell(state, loss, grad):
+        if state.grad is None:
+            return state._replace(loss=float(loss), grad=grad), "init"
+        x, aux = state.asked
+        return FirstOrderState(x, float(loss), grad, state.t + 1, aux), phase
+
+    return Optimizer(init, ask, tell)
 
 
 def _no_aux(x0):

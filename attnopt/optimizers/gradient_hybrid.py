@@ -21,19 +21,19 @@ at, with no scale to set by hand:
 3. **restart** (IPOP) after the descent at ``restart_at`` or when a CMA stopping rule holds: start
    again from a uniform point of the init box with ``incpopsize`` times the trials.
 
-Every evaluation goes through the oracle, so a gradient counts as one evaluation in the runner's
+Every evaluation is a query to the driver, so a gradient counts as one evaluation in the runner's
 ``f_evals + g_evals``. The descent is written as pure functions too (:func:`descent_start`,
 :func:`descent_query`, :func:`descent_tell`), one query per step.
 """
 from __future__ import annotations
 
 import math
-from typing import Annotated, NamedTuple, Optional
+from typing import Annotated, Any, NamedTuple, Optional
 
 import numpy as np
 
 from attnopt.optimizers import metric_search as acma
-from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.base import Optimizer, Query
 from attnopt.params import ge, gt, le
 
 ARMIJO = 1e-4  # sufficient-decrease constant of the line search (Nocedal & Wright's usual value)
@@ -122,6 +122,12 @@ class HybridCMAState(NamedTuple):
     descent: Optional[Descent] = None  # set while the gradient phase runs
     level: float = 1.0  # the search's size (fraction of its initial one) that triggers the next descent
     final: bool = False  # the running descent is this restart's last
+    bounds: Any = None
+    # "start" (x0 asked), "" (between steps), "gen" (a generation asked), "mean" (the settled
+    # mean's value and gradient asked, in the generation's iteration), "descent" (a descent point)
+    stage: str = "start"
+    asked: Any = None
+    restart_due: bool = False  # the next ask starts afresh from a uniform point of the box
 
 
 #: the search's size shrinks by this factor between two descents of one restart (half a decade)
@@ -146,50 +152,67 @@ def hybrid_cma(
     at every further shrink by sqrt(10), and restarts after the descent at ``restart_at`` (or when
     a CMA stopping rule holds). ``descent_iters`` * d queries at most per descent."""
 
-    def fresh(x0, oracle, restart: int) -> acma.Search:
-        n = int(round((n_trials or acma.default_trials(oracle.dim)) * incpopsize**restart))
-        return acma.start(x0, acma.initial_sigma(oracle, sigma), max(n, 2))
+    def fresh(x0, bounds, restart: int) -> acma.Search:
+        n = int(round((n_trials or acma.default_trials(len(x0))) * incpopsize**restart))
+        return acma.start(x0, acma.initial_sigma(bounds, sigma), max(n, 2))
 
-    def restart_state(state, oracle, rng, x, loss):
-        low, high = acma.box(oracle)
-        r = state.restarts + 1
-        return HybridCMAState(x, loss, fresh(rng.uniform(low, high), oracle, r), r, level=descend_at), "restart"
+    def restart_state(state, x, loss):
+        # the new start is drawn by the next ask, where the generator is
+        return HybridCMAState(x, loss, state.search, state.restarts + 1, None, descend_at, False, state.bounds, "",
+                              restart_due=True), "restart"
 
-    def init(x0, oracle, rng):
+    def init(x0, bounds, rng):
         x0 = np.asarray(x0, dtype=float)
-        return HybridCMAState(x0, float(oracle.f(x0)), fresh(x0, oracle, 0), 0, level=descend_at)
+        return HybridCMAState(x0, float("nan"), fresh(x0, bounds, 0), 0, level=descend_at, bounds=bounds)
 
-    def after_descent(state, oracle, rng, ds):
+    def after_descent(state, ds):
         """The restart's last descent: restart; an earlier one: the search goes on, the next
         descent half a decade further down."""
         if state.final and state.restarts < restarts:
-            return restart_state(state, oracle, rng, ds.x, ds.f)
-        return HybridCMAState(ds.x, ds.f, state.search, state.restarts, None, state.level / LEVEL_STEP), "gd"
+            return restart_state(state, ds.x, ds.f)
+        return HybridCMAState(ds.x, ds.f, state.search, state.restarts, None, state.level / LEVEL_STEP, False,
+                              state.bounds, ""), "gd"
 
-    def step(state, oracle, rng):
-        s, ds = state.search, state.descent
-        if ds is not None:
-            f, g = oracle.value_and_grad(descent_query(ds))
-            ds = descent_tell(ds, float(f), g, memory, descent_iters * oracle.dim)
+    def ask(state, rng):
+        if state.stage == "start":
+            return state, Query(state.x)
+        if state.stage == "mean":
+            return state, Query(state.asked[0].mean, grad=True)
+        if state.restart_due:
+            low, high = state.bounds
+            state = state._replace(search=fresh(rng.uniform(low, high), state.bounds, state.restarts),
+                                   restart_due=False)
+        if state.descent is not None:
+            return state._replace(stage="descent"), Query(descent_query(state.descent), grad=True)
+        Y, X = acma.sample(state.search, rng)
+        return state._replace(stage="gen", asked=(Y, X)), acma.generation_query(X)
+
+    def tell(state, values, grads):
+        if state.stage == "start":
+            return state._replace(loss=float(values), stage=""), "init"
+        if state.stage == "descent":
+            ds = descent_tell(state.descent, float(values), grads, memory, descent_iters * len(state.x))
             if ds.done:
-                return after_descent(state, oracle, rng, ds)
-            return state._replace(x=ds.x, loss=ds.f, descent=ds), "gd"
-        Y, X = acma.sample(s, rng)
-        losses, complete = acma.evaluate(oracle, X)
-        x, loss = acma.best_of(X, losses)
-        if not complete:
-            return state._replace(x=x, loss=loss), "attention"
-        s = acma.update(s, Y, losses)
+                return after_descent(state, ds)
+            return state._replace(x=ds.x, loss=ds.f, descent=ds, stage=""), "gd"
+        if state.stage == "mean":
+            s, final = state.asked
+            ds = descent_start(s.mean.copy(), float(values), grads, s.sigma * float(np.mean(s.D)) * s.k.chi_d)
+            state = HybridCMAState(ds.x, ds.f, s, state.restarts, ds, state.level, final, state.bounds, "")
+            return after_descent(state, ds) if ds.done else (state, "gd")
+        Y, X = state.asked
+        losses = np.asarray(values, dtype=float)
+        x, loss = acma.best_of(X[: len(losses)], losses)
+        if len(losses) < len(X):
+            return state._replace(x=x, loss=loss, stage=""), "attention"
+        s = acma.update(state.search, Y, losses)
         stop = bool(acma.stop_reasons(s, losses))
-        if stop or acma.settled(s, state.level):
+        if stop or acma.settled(s, state.level):  # descend from the mean, in this same iteration
             final = stop or state.level / LEVEL_STEP < restart_at * (1 - 1e-9)
-            f, g = oracle.value_and_grad(s.mean)
-            ds = descent_start(s.mean.copy(), float(f), g, s.sigma * float(np.mean(s.D)) * s.k.chi_d)
-            state = HybridCMAState(ds.x, ds.f, s, state.restarts, ds, state.level, final)
-            return (after_descent(state, oracle, rng, ds) if ds.done else (state, "gd"))
-        return HybridCMAState(x, loss, s, state.restarts, None, state.level), "attention"
+            return state._replace(stage="mean", asked=(s, final)), None
+        return HybridCMAState(x, loss, s, state.restarts, None, state.level, False, state.bounds, ""), "attention"
 
-    return Optimizer(init, step, any_backend=False)
+    return Optimizer(init, ask, tell, any_backend=False)
 
 
 __all__ = ["hybrid_cma", "Descent", "descent_start", "descent_query", "descent_tell", "direction"]

@@ -2,10 +2,10 @@
 
 Hybrids 1-3 are one mechanism, :func:`phased`: a set of *parts* (the unchanged ``gd`` and
 ``attention`` optimizers of :mod:`.gradient` and :mod:`.attention`) and a small *controller* that,
-before each step, names the part that acts. The hybrid's state holds the active part's own state;
-on a switch the new part is started with its own ``init`` at the current working point, so a
-switch costs what that ``init`` evaluates (gd: 1 f + 1 grad, attention: 1 f), counted by the
-oracle like everything else. Every step records which part made it (``gd`` / ``attention``).
+before each step, names the part that acts. The hybrid's state holds the active part's own state,
+and its ask/tell pass each query and answer through to that part; on a switch the new part is
+started with its own ``init`` at the current working point, so a switch costs what that part asks
+for its start (gd: 1 f + 1 grad, attention: 1 f), counted by the driver like everything else. Every step records which part made it (``gd`` / ``attention``).
 
 Hybrid 4 is gradient descent whose learning rate is chosen afresh each step by an attention
 weighting over candidate rates (phase ``lr_search``); its update is the unchanged ``gd`` step.
@@ -24,7 +24,7 @@ from attnopt import backend
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights as weightings
 from attnopt.optimizers.attention import SIGMA_ADAPT, attention
-from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.base import Optimizer, Query
 from attnopt.optimizers.gradient import gd
 from attnopt.params import ge, gt, le, one_of
 
@@ -40,6 +40,10 @@ class HybridState(NamedTuple):
     phase_best: float  # best loss of the working trajectory since the current part took over
     best_x: np.ndarray  # best iterate of the working trajectory (trial points excluded)
     best_loss: float
+    # "init" (the first part's start is asked), "" (between steps), "start" (a new part's start is
+    # asked), "step" (the part's step is under way)
+    stage: str = ""
+    bounds: Any = None
 
 
 # A controller looks at the state before a step and returns (part to act, start it from the best
@@ -64,19 +68,34 @@ def phased(parts: dict[str, Optimizer], first: str, controller: Controller, *, p
     point (hybrid3).
     """
 
-    def init(x0, oracle, rng):
-        sub = parts[first].init(x0, oracle, rng)
-        return HybridState(sub.x, sub.loss, first, sub, 0, 0, 0, sub.loss, sub.x, sub.loss)
+    def init(x0, bounds, rng):
+        sub = parts[first].init(x0, bounds, rng)
+        return HybridState(sub.x, float("nan"), first, sub, 0, 0, 0, float("nan"), sub.x, float("nan"), "init",
+                           bounds)
 
-    def step(state, oracle, rng):
-        phase, from_best = controller(state)
-        sub, steps, done, plateau = state.sub, state.steps_in_phase, state.phases_done, state.plateau
-        phase_best = state.phase_best
-        if phase != state.phase:
-            start = state.best_x if from_best else sub.x
-            sub = parts[phase].init(start, oracle, rng)
-            steps, done, plateau, phase_best = 0, done + 1, 0, sub.loss
-        sub, _ = parts[phase].step(sub, oracle, rng)
+    def ask(state, rng):
+        if state.stage == "":  # a new step: the controller names the part that makes it
+            phase, from_best = controller(state)
+            if phase != state.phase:  # a switch starts the part afresh, at its own init's cost
+                start = state.best_x if from_best else state.sub.x
+                sub = parts[phase].init(start, state.bounds, rng)
+                state = state._replace(phase=phase, sub=sub, steps_in_phase=0, phases_done=state.phases_done + 1,
+                                       plateau=0, stage="start")
+            else:
+                state = state._replace(stage="step")
+        sub, query = parts[state.phase].ask(state.sub, rng)
+        return state._replace(sub=sub), query
+
+    def tell(state, values, grads):
+        sub, done = parts[state.phase].tell(state.sub, values, grads)
+        state = state._replace(sub=sub)
+        if done is None:  # the part's step needs more evaluations
+            return state, None
+        if state.stage == "init":
+            return HybridState(sub.x, sub.loss, first, sub, 0, 0, 0, sub.loss, sub.x, sub.loss, "", state.bounds), "init"
+        if state.stage == "start":  # the new part's start is evaluated; its first step follows
+            return state._replace(phase_best=sub.loss, stage="step"), None
+        phase, phase_best, plateau = state.phase, state.phase_best, state.plateau
         # NaN never becomes the best, and a NaN start is replaced by the first real loss.
         new_best = sub.loss if (sub.loss < phase_best or math.isnan(phase_best)) else phase_best
         if phase == "gd":
@@ -85,9 +104,14 @@ def phased(parts: dict[str, Optimizer], first: str, controller: Controller, *, p
         if sub.loss < best_loss:  # NaN never wins
             best_x, best_loss = sub.x, sub.loss
         x, loss = (best_x, best_loss) if answer_best else (sub.x, sub.loss)
-        return HybridState(x, loss, phase, sub, steps + 1, done, plateau, new_best, best_x, best_loss), phase
+        return HybridState(x, loss, phase, sub, state.steps_in_phase + 1, state.phases_done, plateau, new_best, best_x,
+                           best_loss, "", state.bounds), phase
 
-    return Optimizer(init, step)
+    def sigma(state):
+        part = parts[state.phase]
+        return part.sigma(state.sub) if part.sigma is not None else None
+
+    return Optimizer(init, ask, tell, sigma=sigma)
 
 
 def _parts(gd_lr: float, attn_n_trials: int, attn_sigma: float, attn_beta: float, attn_weighting: str = "softmax",
@@ -195,6 +219,8 @@ class LrSearchState(NamedTuple):
     loss: float
     sub: Any  # the gd state (x, loss, grad, ...) the step is applied to
     lr: float  # the learning rate chosen at the last step (nan before the first)
+    stage: str = "init"  # "init" (x0 asked), "" (between steps), "lrs" (candidates asked), "move" (gd step asked)
+    asked: Any = None  # the next query, once the rate is chosen
 
 
 def hybrid4(
@@ -208,36 +234,48 @@ def hybrid4(
     """Attention as a learning-rate meta-optimizer (report 3.4).
 
     Each step, for ``n_lrs`` candidate rates log-spaced over [lr_min, lr_max], the hypothetical
-    next points x - lr * grad are evaluated in one batched oracle call (each counts as a function
-    evaluation); the rates are weighted with softmax(-lr_attn_beta * loss) and gradient descent
-    steps with the weighted rate (``lr_choice=best``: the rate of the lowest loss). A step costs
-    n_lrs + 1 function and 1 gradient evaluations.
+    next points x - lr * grad are asked for in one batch (each counts as a function evaluation);
+    the rates are weighted with softmax(-lr_attn_beta * loss) and gradient descent steps with the
+    weighted rate (``lr_choice=best``: the rate of the lowest loss). A step costs n_lrs + 1
+    function and 1 gradient evaluations.
     """
     if lr_min >= lr_max:
         raise ConfigError(f"optimizer.lr_min={lr_min:g} and optimizer.lr_max={lr_max:g} are invalid: "
                           "lr_min must be < lr_max")
     lrs = np.geomspace(lr_min, lr_max, n_lrs)
     weigh = weightings.softmax(lr_attn_beta)
-    base = gd(lr=lr_max)  # only its init is used; each step's rate is chosen afresh
+    base = gd(lr=lr_max)  # its init and tell; each step's rate is chosen afresh
 
-    def init(x0, oracle, rng):
-        sub = base.init(x0, oracle, rng)
-        return LrSearchState(sub.x, sub.loss, sub, float("nan"))
+    def init(x0, bounds, rng):
+        sub = base.init(x0, bounds, rng)
+        return LrSearchState(sub.x, float("nan"), sub, float("nan"))
 
-    def step(state, oracle, rng):
+    def ask(state, rng):
+        if state.stage == "init":
+            sub, query = base.ask(state.sub, rng)
+            return state._replace(sub=sub), query
+        if state.stage == "move":
+            return state, state.asked
         sub = state.sub
-        with np.errstate(over="ignore", invalid="ignore"):
-            candidates = sub.x[None, :] - backend.like(lrs, sub.x)[:, None] * sub.grad[None, :]
-        losses = backend.to_numpy(oracle.f(candidates))
-        if lr_choice == "best":
-            finite = np.isfinite(losses)
-            lr = float(lrs[np.argmin(np.where(finite, losses, np.inf))]) if finite.any() else 0.0
-        else:
-            lr = float(weigh(losses) @ lrs)  # 0 (stay) when no candidate is finite
-        sub, _ = gd(lr=lr).step(sub, oracle, rng)
-        return LrSearchState(sub.x, sub.loss, sub, lr), "lr_search"
+        candidates = sub.x[None, :] - backend.like(lrs, sub.x)[:, None] * sub.grad[None, :]
+        return state._replace(stage="lrs"), Query(candidates)
 
-    return Optimizer(init, step)
+    def tell(state, values, grads):
+        if state.stage == "lrs":
+            losses = backend.to_numpy(values)
+            if lr_choice == "best":
+                finite = np.isfinite(losses)
+                lr = float(lrs[np.argmin(np.where(finite, losses, np.inf))]) if finite.any() else 0.0
+            else:
+                lr = float(weigh(losses) @ lrs)  # 0 (stay) when no candidate is finite
+            sub, query = gd(lr=lr).ask(state.sub, None)  # the unchanged gd step at that rate
+            return state._replace(sub=sub, lr=lr, stage="move", asked=query), None
+        sub, phase = base.tell(state.sub, values, grads)  # gd's tell applies the step it asked for
+        if state.stage == "init":
+            return LrSearchState(sub.x, sub.loss, sub, float("nan"), ""), "init"
+        return LrSearchState(sub.x, sub.loss, sub, state.lr, ""), "lr_search"
+
+    return Optimizer(init, ask, tell)
 
 
 __all__ = ["HybridState", "LrSearchState", "phased", "hybrid1", "hybrid2", "hybrid3", "hybrid4"]

@@ -1,7 +1,7 @@
 """`learned`: a meta-trained optimizer (attnopt.meta) behind the ordinary optimizer interface.
 
-It runs through the same runner and Oracle as every other optimizer: each step costs one
-``oracle.value_and_grad`` (1 function + 1 gradient evaluation), like gd/adam. Landscapes are numpy
+It runs through the same ask/tell driver as every other optimizer: each step asks for one point's
+value and gradient (1 function + 1 gradient evaluation), like gd/adam. Landscapes are numpy
 float64; the network is torch float32, so values cross that boundary once per step, and the update
 is added to the float64 iterate.
 """
@@ -12,7 +12,7 @@ from typing import Annotated, Any, NamedTuple, Optional
 import numpy as np
 
 from attnopt.errors import ConfigError
-from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.base import Optimizer, Query
 from attnopt.params import one_of
 
 HOW_TO_MAKE = ("meta-train one with `make l2l SCALE=small` (checkpoints are written to "
@@ -25,6 +25,7 @@ class LearnedState(NamedTuple):
     grad: np.ndarray
     t: int
     inner: Any  # the network's per-coordinate state (torch tensors)
+    asked: Any = None  # (x, inner) of the step whose point is being evaluated
 
 
 def learned(
@@ -45,17 +46,22 @@ def learned(
     def as_torch(a):
         return torch.as_tensor(np.asarray(a, dtype=np.float32))
 
-    def init(x0, oracle, rng):
+    def init(x0, bounds, rng):
         x0 = np.asarray(x0, dtype=float)
-        loss, grad = oracle.value_and_grad(x0)
-        return LearnedState(x0, float(loss), grad, 0, model.init_state(as_torch(x0)))
+        return LearnedState(x0, float("nan"), None, 0, model.init_state(as_torch(x0)))
 
-    def step(state, oracle, rng):
+    def ask(state, rng):
+        if state.grad is None:
+            return state, Query(state.x, grad=True)
         with torch.no_grad():
             delta, inner = model(as_torch(state.grad), as_torch(state.x), state.inner)
-        with np.errstate(over="ignore", invalid="ignore"):
-            x = state.x + delta.numpy().astype(np.float64)
-            loss, grad = oracle.value_and_grad(x)
+        x = state.x + delta.numpy().astype(np.float64)
+        return state._replace(asked=(x, inner)), Query(x, grad=True)
+
+    def tell(state, loss, grad):
+        if state.grad is None:
+            return state._replace(loss=float(loss), grad=grad), "init"
+        x, inner = state.asked
         return LearnedState(x, float(loss), grad, state.t + 1, inner), "learned"
 
-    return Optimizer(init, step, any_backend=False)
+    return Optimizer(init, ask, tell, any_backend=False)

@@ -32,11 +32,11 @@ distribution, not draw for draw.
 from __future__ import annotations
 
 import math
-from typing import Annotated, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import numpy as np
 
-from attnopt.optimizers.base import Optimizer
+from attnopt.optimizers.base import Optimizer, Query
 from attnopt.params import ge, gt, le
 
 #: pycma's default tolerances (tolx is relative to the initial sigma here, so it is scale-free)
@@ -208,15 +208,8 @@ def stop_reasons(s: Search, losses: np.ndarray) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def box(oracle) -> tuple[np.ndarray, np.ndarray]:
-    low, high = oracle.landscape.init_bounds
-    d = oracle.dim
-    return (np.broadcast_to(np.asarray(low, dtype=float), (d,)).copy(),
-            np.broadcast_to(np.asarray(high, dtype=float), (d,)).copy())
-
-
-def initial_sigma(oracle, sigma: float) -> float:
-    low, high = box(oracle)
+def initial_sigma(bounds, sigma: float) -> float:
+    low, high = bounds
     return sigma * float(np.mean(high - low))
 
 
@@ -229,16 +222,17 @@ class AttentionCMAState(NamedTuple):
     loss: float
     search: Search
     restarts: int
+    bounds: Any = None
+    stage: str = "start"  # "start" (x0 asked), "" (between generations), "gen" (a generation asked)
+    asked: Any = None  # (Y, X) of the generation being evaluated
+    restart_due: bool = False  # the next ask starts afresh from a uniform point of the box
 
 
-def evaluate(oracle, X: np.ndarray) -> tuple[np.ndarray, bool]:
-    """All trials in one batched call; when the budget left is smaller than the generation, the
-    first ``remaining`` trials only, so the run ends exactly at max_evals (``complete`` False:
-    such a generation is not told, it cannot rank a part of its trials)."""
-    remaining = oracle.remaining()
-    if remaining is not None and 0 < remaining < len(X):
-        return np.asarray(oracle.f(X[:remaining]), dtype=float), False
-    return np.asarray(oracle.f(X), dtype=float), True
+def generation_query(X: np.ndarray) -> Query:
+    """All trials in one batched query, which the driver may cut when the budget left is smaller
+    than the generation, so the run ends exactly at max_evals (such a generation is not told to
+    the search: it cannot rank a part of its trials)."""
+    return Query(X, cut=True)
 
 
 def best_of(X: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, float]:
@@ -277,32 +271,43 @@ def attention_cma(
     :func:`narrow`): the large population is what finds the basin, the small one descends it
     cheaply (the phase is recorded as ``narrow``)."""
 
-    def fresh(x0, oracle, restart: int) -> Search:
-        n = int(round((n_trials or default_trials(oracle.dim)) * incpopsize**restart))
-        return start(x0, initial_sigma(oracle, sigma), max(n, 2))
+    def fresh(x0, bounds, restart: int) -> Search:
+        n = int(round((n_trials or default_trials(len(x0))) * incpopsize**restart))
+        return start(x0, initial_sigma(bounds, sigma), max(n, 2))
 
-    def init(x0, oracle, rng):
+    def init(x0, bounds, rng):
         x0 = np.asarray(x0, dtype=float)
-        return AttentionCMAState(x0, float(oracle.f(x0)), fresh(x0, oracle, 0), 0)
+        return AttentionCMAState(x0, float("nan"), fresh(x0, bounds, 0), 0, bounds)
 
-    def step(state, oracle, rng):
-        s, restart, phase = state.search, state.restarts, "attention"
+    def ask(state, rng):
+        if state.stage == "start":
+            return state, Query(state.x)
+        s = state.search
+        if state.restart_due:  # drawn here, where the generator is: the restart row was the last tell
+            low, high = state.bounds
+            s = fresh(rng.uniform(low, high), state.bounds, state.restarts)
         Y, X = sample(s, rng)
-        losses, complete = evaluate(oracle, X)
-        x, loss = best_of(X, losses)
-        if not complete:
-            return AttentionCMAState(x, loss, s, restart), phase
-        s = update(s, Y, losses)
-        base = n_trials or default_trials(oracle.dim)
-        if narrow_at > 0 and s.k.n > base and settled(s, narrow_at):
-            return AttentionCMAState(x, loss, narrow(s, base), restart), "narrow"
-        if restart < restarts and stop_reasons(s, losses):
-            low, high = box(oracle)
-            restart += 1
-            s, phase = fresh(rng.uniform(low, high), oracle, restart), "restart"
-        return AttentionCMAState(x, loss, s, restart), phase
+        return state._replace(search=s, restart_due=False, stage="gen", asked=(Y, X)), generation_query(X)
 
-    return Optimizer(init, step, any_backend=False)
+    def tell(state, values, grads):
+        if state.stage == "start":
+            return state._replace(loss=float(values), stage=""), "init"
+        s, restart, phase = state.search, state.restarts, "attention"
+        Y, X = state.asked
+        losses = np.asarray(values, dtype=float)
+        complete = len(losses) == len(X)
+        x, loss = best_of(X[: len(losses)], losses)
+        if not complete:
+            return AttentionCMAState(x, loss, s, restart, state.bounds, ""), phase
+        s = update(s, Y, losses)
+        base = max(n_trials or default_trials(len(x)), 2)  # one trial cannot rank: as fresh() does
+        if narrow_at > 0 and s.k.n > base and settled(s, narrow_at):
+            return AttentionCMAState(x, loss, narrow(s, base), restart, state.bounds, ""), "narrow"
+        if restart < restarts and stop_reasons(s, losses):
+            return AttentionCMAState(x, loss, s, restart + 1, state.bounds, "", restart_due=True), "restart"
+        return AttentionCMAState(x, loss, s, restart, state.bounds, ""), phase
+
+    return Optimizer(init, ask, tell, any_backend=False, sigma=lambda state: float(state.search.sigma))
 
 
 __all__ = ["attention_cma", "constants", "start", "sample", "update", "stop_reasons", "Search", "Constants"]
