@@ -38,7 +38,7 @@ class RunSpec:
     seed: int
     x0: Optional[list]
     budget: Budget
-    progress: Union[bool, str]
+    progress: Union[bool, int, str]  # auto, true/false (a tqdm bar), or k: a pycma-style line every k iterations
     plot: bool
     config: dict  # the resolved config, hydra node excluded
     resume: bool = True  # skip the run when a complete run of the same config exists (attnopt.sweep)
@@ -53,7 +53,7 @@ def _settings(
     seed: Annotated[int, ge(0)],
     budget: dict,
     x0: Optional[list] = None,  # checked by check_x0, which names the whole list
-    progress: Union[bool, str] = "auto",
+    progress: Union[bool, int, str] = "auto",
     plot: bool = True,
     resume: bool = True,
     backend: str = "numpy",
@@ -80,8 +80,9 @@ def build(cfg: DictConfig) -> RunSpec:
         raise ConfigError(f"config cannot be resolved{where}: {str(exc).splitlines()[0]}") from None
     plain.pop("hydra", None)
     s = bind(_settings, plain)
-    if s["progress"] not in (True, False, "auto"):
-        raise ConfigError(f"progress={s['progress']!r} is invalid: must be auto, true or false")
+    if not (s["progress"] in (True, False, "auto") or (type(s["progress"]) is int and s["progress"] >= 1)):
+        raise ConfigError(f"progress={s['progress']!r} is invalid: must be auto, true, false, or an integer k >= 1 "
+                          "(a pycma-style progress line every k iterations)")
     budget = Budget(**bind(Budget, s["budget"], where="budget"))
     landscape_name, landscape_params = _named_section(s["landscape"], "landscape", landscapes.names())
     optimizer_name, optimizer_params = _named_section(s["optimizer"], "optimizer", optimizers.names())
@@ -173,9 +174,10 @@ def summary_of(spec: RunSpec, result: Result) -> dict:
 
 def execute(spec: RunSpec, out_dir: Path, hydra_files: Optional[dict] = None) -> dict:
     """Run one job and write its directory: config.yaml, history.csv, loss.png, summary.json (last)."""
-    progress = sys.stderr.isatty() if spec.progress == "auto" else bool(spec.progress)
+    line_every = spec.progress if type(spec.progress) is int else 0  # the progress line instead of the bar
+    progress = sys.stderr.isatty() if spec.progress == "auto" else (bool(spec.progress) and not line_every)
     result = run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, progress=progress,
-                 arrays=spec.arrays)
+                 arrays=spec.arrays, verbose=line_every)
     summary = {**summary_of(spec, result), "environment": dict(environment())}
     figure = None
     if spec.plot:

@@ -140,3 +140,21 @@ def test_ask_tell_takes_a_partial_population_where_the_optimizer_allows():
     X = es2.ask()
     with pytest.raises(ConfigError, match="shape"):
         es2.tell(X[:3], np.zeros(3))
+
+
+def test_attnopt_run_prints_the_progress_line_with_progress_k(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "attnopt"
+    out = subprocess.run([str(exe), "run", "progress=4", "budget.max_iters=9", "plot=false", "dimension=3",
+                          f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("Iterat"))
+    assert [int(line.split()[0]) for line in lines[header + 1:header + 8]] == [0, 1, 2, 3, 4, 8, 9]
+    assert out.stdout.startswith("max_iters: attention on rastrigin d=3")
+    bad = subprocess.run([str(exe), "run", "progress=-3", f"hydra.run.dir={tmp_path / 'bad'}"], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and "progress=-3 is invalid" in bad.stderr
