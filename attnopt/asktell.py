@@ -134,15 +134,7 @@ def ask_tell(optimizer: Any, x0, *, seed: int = 0, bounds=None, **params) -> Ask
     """
     from attnopt.runner import check_bounds, check_x0, seeded_streams
 
-    if isinstance(optimizer, str):
-        opt = optimizers.make(optimizer, **params)
-    elif isinstance(optimizer, Optimizer):
-        if params:
-            raise ConfigError("optimizer parameters are only accepted with an optimizer name")
-        opt = optimizer
-    else:
-        raise ConfigError(f"optimizer={optimizer!r} is invalid: give a name ({', '.join(optimizers.names())}) "
-                          "or an Optimizer")
+    opt, _ = optimizers.resolve(optimizer, params)
     if x0 is None:
         raise ConfigError("x0 is required: ask_tell(name, x0=[...])")
     x0 = np.asarray(x0, dtype=float) if np.ndim(x0) else x0

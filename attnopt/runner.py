@@ -170,6 +170,23 @@ def check_x0(x0, dim: int) -> np.ndarray:
     return arr
 
 
+def check_start(landscape: Landscape, x0) -> np.ndarray:
+    """x0 checked (:func:`check_x0`) and refused where the landscape's value is not finite, before a
+    run (the CLI checks every job of a sweep up front with it; one evaluation outside any run's
+    ledger). Inside a run the driver makes the same check on its first answer (:func:`start`)."""
+    start_x = check_x0(x0, landscape.dim)
+    with np.errstate(all="ignore"):
+        value = float(to_numpy(landscape(start_x)))
+    if not math.isfinite(value):
+        raise ConfigError(_infinite_start(start_x, value))
+    return start_x
+
+
+def _infinite_start(x0: np.ndarray, value: float) -> str:
+    shown = ", ".join(f"{v:g}" for v in x0[:4]) + (", ..." if x0.size > 4 else "")
+    return f"x0=[{shown}] is invalid: the landscape's value there is {value}; give a start where it is finite"
+
+
 def check_bounds(bounds, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """A box as two (dim,) arrays: ``(low, high)`` (scalars or sequences) or scipy's list of
     ``(low, high)`` pairs, one per coordinate; every low < high and finite."""
@@ -234,11 +251,8 @@ def start(optimizer: Optimizer, x0, oracle: Oracle, rng: np.random.Generator, bo
     state, query = optimizer.ask(optimizer.init(x0, bounds, rng), rng)
     values, grads = oracle.answer(query)
     if finite_start and values is not None and not np.isfinite(to_numpy(values)).all():
-        start_x = np.asarray(to_numpy(x0), dtype=float)
-        shown = ", ".join(f"{v:g}" for v in start_x[:4]) + (", ..." if start_x.size > 4 else "")
         value = float(np.asarray(to_numpy(values), dtype=float).reshape(-1)[0])
-        raise ConfigError(f"x0=[{shown}] is invalid: the landscape's value there is {value}; "
-                          "give a start where it is finite")
+        raise ConfigError(_infinite_start(np.asarray(to_numpy(x0), dtype=float), value))
     state, phase = optimizer.tell(state, values, grads)
     if phase is None:
         state, _ = iterate(optimizer, state, oracle, rng)

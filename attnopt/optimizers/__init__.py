@@ -49,4 +49,17 @@ def make(name: str, **params: Any) -> Optimizer:
     return REGISTRY[name](**bound)
 
 
-__all__ = ["Optimizer", "make", "names", "REGISTRY"]
+def resolve(optimizer: Any, params: dict) -> tuple[Optimizer, str]:
+    """``(Optimizer, how to name it in errors)`` from a registered name with its parameters, or an
+    Optimizer as it is (then without parameters): what minimize and ask_tell accept."""
+    if isinstance(optimizer, str):
+        return make(optimizer, **params), f"optimizer={optimizer}"
+    if not isinstance(optimizer, Optimizer):
+        raise ConfigError(f"optimizer={optimizer!r} is invalid: give an optimizer's name (one of "
+                          f"{', '.join(names())}) or an attnopt Optimizer")
+    if params:
+        raise ConfigError("optimizer parameters are only accepted with an optimizer name")
+    return optimizer, "this optimizer"
+
+
+__all__ = ["Optimizer", "make", "names", "resolve", "REGISTRY"]
