@@ -1,5 +1,6 @@
-"""Preset sweeps through the CLI: the report at the end, resume after a kill, and the joblib and
-submitit_local launchers. Each sweep is a few runs of a few hundred evaluations."""
+"""Preset sweeps through the CLI: the report at the end, resume after a kill, attnopt's launcher
+with two workers (hydra/launcher=parallel) and Hydra's submitit_local launcher. Each sweep is a few
+runs of a few hundred evaluations."""
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ def summaries(root):
 
 
 @pytest.mark.slow
-def test_small_preset_sweep_with_joblib_through_the_cli_gives_runs_table_and_figures(tmp_path):
+def test_small_preset_sweep_with_two_workers_through_the_cli_gives_runs_table_and_figures(tmp_path):
     sweep = tmp_path / "sweep"
     out = attnopt("run", "-m", "+experiment=table1_small", f"hydra.sweep.dir={sweep}", "landscape=sphere,ackley",
                   "dimension=2", "seed=0,1", *TINY, "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", cwd=tmp_path,
