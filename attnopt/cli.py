@@ -7,14 +7,14 @@ any run directory exists, instead of as a traceback or halfway through a sweep.
 """
 from __future__ import annotations
 
-import difflib
-import re
 import sys
 from typing import Callable, Optional
 
 from omegaconf import OmegaConf, open_dict
 
 from attnopt.errors import ConfigError
+from attnopt.io import check_writable
+from attnopt.errors import one_line as _one_line
 
 # Hydra flags after which the run does not happen (help, config printing, info).
 _INFO_FLAGS = {"-h", "--help", "--hydra-help", "--version", "-c", "--cfg", "-i", "--info", "-sc",
@@ -57,46 +57,6 @@ examples:
 def fail(message: str) -> int:
     print(f"attnopt: error: {message}", file=sys.stderr)
     return 2
-
-
-def _one_line(exc: BaseException, base=None) -> str:
-    """Hydra/OmegaConf errors span several lines; keep what names the bad value and the choices.
-
-    ``base`` (the config composed without the failing job's overrides) lets an unknown key be
-    answered with the keys that do exist at that level.
-    """
-    text = str(exc).strip()
-    options = re.search(r"Could not (?:find|load) '([^/']+)/([^']*)'.*?Available options in '[^']+':\s*(.*)", text, re.S)
-    if options:
-        group, value, listed = options.groups()
-        choices = []
-        for line in listed.splitlines():
-            if line.startswith("Config search path"):
-                break
-            if line.strip():
-                choices.append(line.strip())
-        return f"unknown {group} '{value}'; choose from: {', '.join(choices)}"
-    key = re.search(r"Could not override '([^']+)'", text)
-    if key and "No match in the defaults list" in text:
-        # a group with no default choice (experiment=...) must be added, not overridden
-        return f"'{key.group(1)}' has no default to override: add it with a '+', e.g. +{key.group(1)}=<name>"
-    cause_text = str(exc.__cause__ or "")
-    if key and ("not in struct" in text + cause_text or "No match in config" in text + cause_text):
-        full = key.group(1)
-        parent, _, leaf = full.rpartition(".")
-        node = OmegaConf.select(base, parent) if (base is not None and parent) else base
-        if node is not None and hasattr(node, "keys"):
-            allowed = sorted(str(k) for k in node.keys() if str(k) != "hydra")
-            close = difflib.get_close_matches(leaf, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            return f"unknown key '{full}'{hint}; allowed keys: {', '.join(allowed)}"
-        return f"unknown key '{full}'; run `attnopt run --help` to list the keys"
-    if key:
-        cause = exc.__cause__ or exc
-        detail = str(cause).strip().splitlines()[0] if str(cause).strip() else text.splitlines()[-1]
-        return f"cannot set '{key.group(1)}': {detail}"
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(("full_key", "object_type", "reference_type"))]
-    return " ".join(lines[:2]) if lines else type(exc).__name__
 
 
 def config_groups() -> set[str]:
@@ -255,30 +215,6 @@ def check_launcher(cfg) -> None:
         from attnopt.sweep import check_n_jobs
 
         check_n_jobs(n_jobs)
-
-
-def check_writable(directory) -> None:
-    """Fail before any run when the output directory cannot be created or written (Hydra would
-    otherwise die with a traceback after composing)."""
-    import os
-    from pathlib import Path
-
-    if directory is None:
-        return
-    path = Path(str(directory)).absolute()
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ConfigError(f"cannot write outputs to {path}: {probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write outputs to {path}: {probe} is not writable")
-    import tempfile
-
-    try:  # permission bits do not tell root (or /proc, a read-only mount) the answer: try it
-        os.rmdir(tempfile.mkdtemp(prefix=".attnopt-probe-", dir=probe))
-    except OSError as exc:
-        raise ConfigError(f"cannot write outputs to {path}: {probe} refuses new entries ({exc.strerror})") from None
 
 
 # Hydra refuses these together with -m (with a traceback); the config they print is the same without -m.

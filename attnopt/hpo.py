@@ -233,7 +233,7 @@ def _compose(overrides: list[str]):
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from attnopt.cli import _one_line
+    from attnopt.errors import one_line as _one_line
 
     with initialize_config_module(config_module="attnopt.conf", version_base=None):
         try:
@@ -360,7 +360,7 @@ def main(args: list[str]) -> int:
     chosen: dict = {}
 
     def check_outputs(s: dict) -> None:  # before the searches: a bad `out` must not waste them
-        from attnopt.cli import check_writable
+        from attnopt.io import check_writable
 
         chosen["out"] = Path(s["out"] or f"outputs/hpo/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
         check_writable(chosen["out"])

@@ -89,3 +89,26 @@ def _write_columns(path: Path, columns: dict) -> None:
 def write_figure(path: Path | str, fig) -> Path:
     return atomic_write(path, lambda p: fig.savefig(p, format=Path(path).suffix.lstrip(".") or "png", dpi=120,
                                                     bbox_inches="tight"))
+
+
+def check_writable(directory) -> None:
+    """Fail before any run when the output directory cannot be created or written (Hydra would
+    otherwise die with a traceback after composing)."""
+    from attnopt.errors import ConfigError
+
+    if directory is None:
+        return
+    path = Path(str(directory)).absolute()
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"cannot write outputs to {path}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write outputs to {path}: {probe} is not writable")
+    import tempfile
+
+    try:  # permission bits do not tell root (or /proc, a read-only mount) the answer: try it
+        os.rmdir(tempfile.mkdtemp(prefix=".attnopt-probe-", dir=probe))
+    except OSError as exc:
+        raise ConfigError(f"cannot write outputs to {path}: {probe} refuses new entries ({exc.strerror})") from None

@@ -93,7 +93,7 @@ def check_output(out: Path) -> None:
     matplotlib writes, or cannot be written."""
     from matplotlib.backend_bases import FigureCanvasBase
 
-    from attnopt.cli import check_writable
+    from attnopt.io import check_writable
 
     formats = sorted(FigureCanvasBase.get_supported_filetypes())
     if out.is_dir():

@@ -12,6 +12,7 @@ converts values to the annotated type and checks the constraints, raising a one-
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import math
 import typing
@@ -185,3 +186,63 @@ def bind(factory: Callable, params: Mapping[str, Any], where: str = "", skip: tu
                         raise ConfigError(f"{full}={shown!r} is invalid: must be {c.text}")
         bound[name] = value
     return bound
+
+
+# --- parameter families: declared once, shared by every factory that takes them --------------
+
+@dataclass(frozen=True)
+class Family:
+    """The keyword parameters of ``declaration`` (a function whose signature is the family: names,
+    types, constraints, defaults), taken by another factory: all of them or ``only`` some, under
+    ``prefix`` (``attn_sigma`` for ``sigma``), with ``defaults`` replacing the declared ones."""
+
+    declaration: Callable
+    prefix: str = ""
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = None
+
+    def parameters(self) -> tuple[list[inspect.Parameter], dict]:
+        hints = typing.get_type_hints(self.declaration, include_extras=True)
+        params, types = [], {}
+        for name, p in inspect.signature(self.declaration).parameters.items():
+            if (self.only and name not in self.only) or name in self.exclude:
+                continue
+            default = (self.defaults or {}).get(name, p.default)
+            params.append(inspect.Parameter(self.prefix + name, inspect.Parameter.KEYWORD_ONLY, default=default))
+            types[self.prefix + name] = hints.get(name, Any)
+        return params, types
+
+    def pick(self, params: Mapping[str, Any]) -> dict:
+        """This family's values among a factory's keyword arguments, under their declared names."""
+        names = [p.name for p in self.parameters()[0]]
+        return {name[len(self.prefix):]: params[name] for name in names if name in params}
+
+
+def takes(*families: Family) -> Callable:
+    """Give a factory ``def f(*, own..., **params)`` the parameters of ``families`` beside its own:
+    its signature (what :func:`bind` validates, ``attnopt list`` shows) then lists them all, and a
+    call fills in every default, so each default is written once, in its family's declaration."""
+
+    def wrap(factory: Callable) -> Callable:
+        hints = typing.get_type_hints(factory, include_extras=True)
+        own = [p for p in inspect.signature(factory).parameters.values() if p.kind is not p.VAR_KEYWORD]
+        params, types = list(own), {k: v for k, v in hints.items() if k != "return"}
+        for fam in families:
+            more, more_types = fam.parameters()
+            params += more
+            types.update(more_types)
+        signature = inspect.Signature(params, return_annotation=hints.get("return", inspect.Signature.empty))
+
+        @functools.wraps(factory)
+        def with_defaults(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return factory(*bound.args, **bound.kwargs)
+
+        with_defaults.__signature__ = signature
+        with_defaults.__annotations__ = {**types, "return": signature.return_annotation}
+        del with_defaults.__wrapped__  # the signature above is the whole truth
+        return with_defaults
+
+    return wrap

@@ -212,9 +212,10 @@ def trained_checkpoint(tmp_path_factory):
     seconds) are enough for it to descend a sphere; the untrained network is not held to it."""
     import torch
 
-    from attnopt.meta.models import LearnedOptimizer
+    from attnopt.optimizers.learned_nets import LearnedOptimizer
     from attnopt.meta.tasks import make_family
-    from attnopt.meta.train import TrainConfig, meta_train, save_checkpoint
+    from attnopt.meta.train import TrainConfig, meta_train
+    from attnopt.optimizers.learned_nets import save_checkpoint
 
     torch.manual_seed(0)
     model = LearnedOptimizer(kind="lstm", features="logsign")

@@ -11,12 +11,13 @@ import torch
 import attnopt
 from attnopt.errors import ConfigError
 from attnopt.meta import evaluate as ev
-from attnopt.meta import features as feats
-from attnopt.meta.models import LearnedOptimizer
+from attnopt.optimizers import learned_features as feats
+from attnopt.optimizers.learned_nets import LearnedOptimizer
 from attnopt.meta.rules import adam as torch_adam
 from attnopt.meta.rules import learned as learned_rule
 from attnopt.meta.tasks import make_family
-from attnopt.meta.train import TrainConfig, load_checkpoint, meta_train, meta_unroll, save_checkpoint
+from attnopt.meta.train import TrainConfig, meta_train, meta_unroll
+from attnopt.optimizers.learned_nets import load_checkpoint, save_checkpoint
 
 
 def _model(kind="lstm", features="logsign", seed=0):

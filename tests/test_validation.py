@@ -255,8 +255,7 @@ def test_numpy_integers_are_integers():
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    from attnopt.meta.models import LearnedOptimizer
-    from attnopt.meta.train import save_checkpoint
+    from attnopt.optimizers.learned_nets import LearnedOptimizer, save_checkpoint
 
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", LearnedOptimizer("lstm", "raw", hidden=4,
                                                                                           layers=1))

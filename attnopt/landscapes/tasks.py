@@ -33,7 +33,7 @@ import torch
 from attnopt.backend import to_numpy
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
-from attnopt.params import ge, gt, le, one_of
+from attnopt.params import Family, ge, gt, le, one_of, takes
 
 
 class Split(NamedTuple):
@@ -138,6 +138,21 @@ def one_thread():
 
 
 # --- the model family --------------------------------------------------------------------------
+
+
+def task_options(
+    *,
+    n_samples: Annotated[Optional[int], ge(4)] = None,
+    n_features: Annotated[Optional[int], ge(1)] = None,
+    noise: Annotated[float, ge(0)] = 0.05,
+    val_fraction: Annotated[float, gt(0), le(0.9)] = 0.2,
+    data_seed: Annotated[int, ge(0)] = 0,
+):
+    """The options every ML task takes, declared once (their meaning: :class:`Task`); each task adds
+    its ``dataset`` choices (and the MLP its ``hidden``)."""
+
+
+TASK_OPTIONS = Family(task_options)
 
 
 class Task(Landscape):
@@ -318,18 +333,9 @@ class LinReg(Task):
     DATASETS = REGRESSION_SETS
     loss_kind = "mse"
 
-    def __init__(
-        self,
-        dim: int = 11,
-        dataset: Annotated[str, one_of(*REGRESSION_SETS)] = "synthetic",
-        n_samples: Annotated[Optional[int], ge(4)] = None,
-        n_features: Annotated[Optional[int], ge(1)] = None,
-        noise: Annotated[float, ge(0)] = 10.0,
-        val_fraction: Annotated[float, gt(0), le(0.9)] = 0.2,
-        data_seed: Annotated[int, ge(0)] = 0,
-    ):
-        super().__init__(dim, dataset=dataset, n_samples=n_samples, n_features=n_features, noise=noise,
-                         val_fraction=val_fraction, data_seed=data_seed)
+    @takes(Family(task_options, defaults=dict(noise=10.0)))
+    def __init__(self, dim: int = 11, dataset: Annotated[str, one_of(*REGRESSION_SETS)] = "synthetic", **options):
+        super().__init__(dim, dataset=dataset, **options)
 
     def _compute_optimum(self):
         A = np.hstack([self.split.X_train, np.ones((len(self.split.y_train), 1))])
@@ -352,18 +358,10 @@ class LogReg(Task):
     DATASETS = CLASSIFICATION_SETS
     loss_kind = "bce"
 
-    def __init__(
-        self,
-        dim: int = 31,
-        dataset: Annotated[str, one_of(*CLASSIFICATION_SETS)] = "breast_cancer",
-        n_samples: Annotated[Optional[int], ge(4)] = None,
-        n_features: Annotated[Optional[int], ge(1)] = None,
-        noise: Annotated[float, ge(0)] = 0.05,
-        val_fraction: Annotated[float, gt(0), le(0.9)] = 0.2,
-        data_seed: Annotated[int, ge(0)] = 0,
-    ):
-        super().__init__(dim, dataset=dataset, n_samples=n_samples, n_features=n_features, noise=noise,
-                         val_fraction=val_fraction, data_seed=data_seed)
+    @takes(TASK_OPTIONS)
+    def __init__(self, dim: int = 31, dataset: Annotated[str, one_of(*CLASSIFICATION_SETS)] = "breast_cancer",
+                 **options):
+        super().__init__(dim, dataset=dataset, **options)
 
 
 class MLP(Task):
@@ -378,16 +376,7 @@ class MLP(Task):
     DATASETS = CLASSIFICATION_SETS
     loss_kind = "bce"
 
-    def __init__(
-        self,
-        dim: int = 193,
-        dataset: Annotated[str, one_of(*CLASSIFICATION_SETS)] = "synthetic",
-        n_samples: Annotated[Optional[int], ge(4)] = None,
-        n_features: Annotated[Optional[int], ge(1)] = None,
-        hidden: Annotated[int, ge(1)] = 16,
-        noise: Annotated[float, ge(0)] = 0.05,
-        val_fraction: Annotated[float, gt(0), le(0.9)] = 0.2,
-        data_seed: Annotated[int, ge(0)] = 0,
-    ):
-        super().__init__(dim, dataset=dataset, n_samples=n_samples, n_features=n_features, noise=noise,
-                         val_fraction=val_fraction, data_seed=data_seed, hidden=(hidden,))
+    @takes(TASK_OPTIONS)
+    def __init__(self, dim: int = 193, dataset: Annotated[str, one_of(*CLASSIFICATION_SETS)] = "synthetic",
+                 hidden: Annotated[int, ge(1)] = 16, **options):
+        super().__init__(dim, dataset=dataset, hidden=(hidden,), **options)

@@ -1,9 +1,10 @@
 """Learned optimizers ("learning to learn", report section 4): coordinatewise LSTM and
 attention-over-history models, meta-training with truncated unrolls, and the meta-test study.
 
-torch is imported only by this package and :mod:`attnopt.optimizers.learned`.
+The networks and their checkpoints are the core's (:mod:`attnopt.optimizers.learned_nets`, which
+the ``learned`` optimizer runs); this package trains and studies them.
 """
-from attnopt.meta.models import LearnedOptimizer
-from attnopt.meta.train import TrainConfig, load_checkpoint, meta_train, save_checkpoint
+from attnopt.meta.train import TrainConfig, meta_train
+from attnopt.optimizers.learned_nets import LearnedOptimizer, load_checkpoint, save_checkpoint
 
 __all__ = ["LearnedOptimizer", "TrainConfig", "meta_train", "save_checkpoint", "load_checkpoint"]

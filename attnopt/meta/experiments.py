@@ -34,10 +34,11 @@ import torch
 
 from attnopt import io
 from attnopt.meta import evaluate as ev
-from attnopt.meta.models import LearnedOptimizer
+from attnopt.optimizers.learned_nets import LearnedOptimizer
 from attnopt.meta.rules import BASELINES, learned
 from attnopt.meta.tasks import Family, make_family
-from attnopt.meta.train import TrainConfig, load_checkpoint, meta_train, save_checkpoint
+from attnopt.meta.train import TrainConfig, meta_train
+from attnopt.optimizers.learned_nets import load_checkpoint, save_checkpoint
 
 TWO_D = ("quadratic", "rastrigin", "rosenbrock")
 

@@ -1,7 +1,8 @@
 """Update rules on batches of tasks, in torch: the hand-designed baselines and the learned ones.
 
 A :class:`Rule` is ``init(x) -> state`` and ``update(g, x, state) -> (delta, state)`` on (B, P)
-iterates, the torch twin of attnopt's numpy optimizers, so that a hundred test tasks times a grid of
+iterates; the hand-designed ones are the core's own update rules (attnopt.optimizers.gradient,
+which compute in the array type they are given), applied so that a hundred test tasks times a grid of
 learning rates run as one batched computation. Every baseline is elementwise, so tasks batched
 together cannot influence one another; ``lr`` may be a (B, 1) tensor, one learning rate per task
 row, which is how a whole learning-rate grid is tuned in one pass. Conventions follow torch.optim
@@ -13,7 +14,8 @@ from typing import Any, Callable, NamedTuple
 
 import torch
 
-from attnopt.meta.models import LearnedOptimizer
+from attnopt.optimizers import gradient
+from attnopt.optimizers.learned_nets import LearnedOptimizer
 
 
 class Rule(NamedTuple):
@@ -21,36 +23,39 @@ class Rule(NamedTuple):
     update: Callable[[torch.Tensor, torch.Tensor, Any], "tuple[torch.Tensor, Any]"]
 
 
+def core(rule: "tuple[Callable, Callable]") -> Rule:
+    """One of the core's update rules (attnopt.optimizers.gradient) as a Rule: the same code that
+    ``attnopt run optimizer=adam`` steps with, here on (tasks, parameters) batches."""
+    update, init_aux = rule
+
+    def step(g, x, state):
+        aux, t = state
+        delta, aux = update(g, aux, t + 1)
+        return delta, (aux, t + 1)
+
+    return Rule(lambda x: (init_aux(x), 0), step)
+
+
 def sgd(lr) -> Rule:
-    return Rule(lambda x: None, lambda g, x, s: (-lr * g, None))
+    return core(gradient.gd_rule(lr))
 
 
 def momentum(lr, mu: float = 0.9) -> Rule:
-    def update(g, x, buf):
-        buf = g if buf is None else mu * buf + g
-        return -lr * buf, buf
+    return core(gradient.sgd_rule(lr, mu))
 
-    return Rule(lambda x: None, update)
+
+def adam(lr, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> Rule:
+    return core(gradient.adam_rule(lr, beta1, beta2, eps))
 
 
 def rmsprop(lr, alpha: float = 0.99, eps: float = 1e-8) -> Rule:
+    """torch.optim.RMSprop's rule; the one baseline the core has no optimizer for."""
+
     def update(g, x, v):
         v = alpha * v + (1 - alpha) * g * g
         return -lr * g / (torch.sqrt(v) + eps), v
 
     return Rule(torch.zeros_like, update)
-
-
-def adam(lr, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> Rule:
-    def update(g, x, state):
-        m, v, t = state
-        t = t + 1
-        m = m + (1 - beta1) * (g - m)
-        v = beta2 * v + (1 - beta2) * g * g
-        denom = torch.sqrt(v) / (1 - beta2**t) ** 0.5 + eps
-        return -(lr / (1 - beta1**t)) * m / denom, (m, v, t)
-
-    return Rule(lambda x: (torch.zeros_like(x), torch.zeros_like(x), 0), update)
 
 
 BASELINES: dict[str, Callable[..., Rule]] = {"Adam": adam, "SGD": sgd, "SGD-momentum": momentum, "RMSprop": rmsprop}

@@ -9,6 +9,11 @@ batch (no hand-written functional forward): the same code evaluates a 2-D Rastri
 Families: ``quadratic`` (random 2-D convex bowls), ``rastrigin`` (2-D, shifted per task),
 ``rosenbrock`` (2-D, a random ``a`` per task) and ``mlp`` (an MLP classifier on a
 shipped MNIST-like data set; a task is an initialisation and a minibatch sequence).
+
+Why twins of the core's landscapes (attnopt.landscapes) remain here: a batch holds B tasks with
+different constants each (a shift, a Rosenbrock ``a``, a minibatch) and meta-training backpropagates
+through the inner loop's gradients (autograd, second order), which the core's single-instance
+landscapes with analytic gradients are not built for.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Meta-training: unrolled inner loops, truncated backpropagation, and checkpoints.
+"""Meta-training: unrolled inner loops and truncated backpropagation (checkpoints: optimizers.learned_nets).
 
 One meta-iteration unrolls the learned optimizer for ``unroll`` inner steps on a batch of tasks
 from every training family, scores the trajectory with the meta-loss and takes one Adam step on
@@ -13,24 +13,15 @@ first order by default: the inner gradients are treated as constants (Andrychowi
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Annotated, Optional
 
 import torch
 
-from attnopt import io
-from attnopt.errors import ConfigError
-from attnopt.meta import features as feats
-from attnopt.meta.models import KINDS, LearnedOptimizer, detach_state
 from attnopt.meta.rules import learned
 from attnopt.meta.tasks import Family, Tasks
-from attnopt.params import bind, ge, gt, le, one_of
+from attnopt.optimizers.learned_nets import LearnedOptimizer, detach_state
 
-FORMAT = "attnopt-learned-optimizer"
-VERSION = 1
 
 
 @dataclass
@@ -110,80 +101,3 @@ def meta_train(model: LearnedOptimizer, families: list[Family], cfg: TrainConfig
     elapsed = time.perf_counter() - start
     return {"meta_loss": curve, "time_s": elapsed, "time_per_meta_iter_s": elapsed / max(cfg.meta_iters, 1),
             "families": [f.name for f in families], **{f"cfg.{k}": v for k, v in asdict(cfg).items()}}
-
-
-# ---------------------------------------------------------------------------------------- checkpoints
-
-def save_checkpoint(path: Path | str, model: LearnedOptimizer, info: Optional[dict] = None) -> Path:
-    """Weights plus everything needed to rebuild the model (and how it was trained), atomically.
-    A JSON twin beside it says the same for people."""
-    info = {k: v for k, v in (info or {}).items() if k != "meta_loss"} | {
-        "final_meta_loss": (info or {}).get("meta_loss", [math.nan])[-1]}
-    payload = {"format": FORMAT, "version": VERSION, "arch": dict(model.arch), "info": info,
-               "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-    path = Path(path)
-    io.atomic_write(path, lambda p: torch.save(payload, p))
-    io.write_json(path.with_suffix(".json"), {"format": FORMAT, "version": VERSION, "arch": model.arch, "info": info})
-    return path
-
-
-def _arch_fields(*, kind: Annotated[str, one_of(*KINDS)], features: Annotated[str, one_of(*feats.FEATURE_SETS)],
-                 hidden: Annotated[int, ge(1), le(4096)] = 20, layers: Annotated[int, ge(1), le(16)] = 2,
-                 window: Annotated[int, ge(1), le(1024)] = 8, out_scale: Annotated[float, gt(0)] = 0.1):
-    """A checkpoint's ``arch`` (LearnedOptimizer's arguments), with the sizes a coordinatewise
-    network can have: beyond 4,096 hidden units one LSTM layer alone holds 67 million weights."""
-
-
-def load_checkpoint(path: Path | str, features: Optional[str] = None) -> LearnedOptimizer:
-    """The model stored at ``path`` (loaded with weights_only=True: no code runs), or ConfigError.
-
-    ``features``, when given, must match the checkpoint's feature set.
-    """
-    path = Path(path)
-    where = f"optimizer.checkpoint={str(path)!r}"
-    if not path.is_file():
-        raise ConfigError(f"{where}: no such file; create one with `make l2l` (checkpoints go to outputs/l2l/<scale>/checkpoints/)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for truncated/garbled/unsafe files
-        # torch's own messages run to many lines of advice about weights_only; one line is enough.
-        raise ConfigError(f"{where} is not a readable checkpoint: torch.load(weights_only=True) failed with "
-                          f"{type(exc).__name__} (corrupt, truncated, not a .pt file, or holding arbitrary "
-                          f"Python objects)") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ConfigError(f"{where} is not an attnopt learned-optimizer checkpoint (no '{FORMAT}' marker)")
-    if payload.get("version") != VERSION:
-        raise ConfigError(f"{where} has checkpoint version {payload.get('version')!r}; this attnopt reads version {VERSION}")
-    arch = payload.get("arch")
-    if not isinstance(arch, dict) or arch.get("kind") not in KINDS or arch.get("features") not in feats.FEATURE_SETS:
-        raise ConfigError(f"{where} has an invalid arch {arch!r}: kind must be one of {', '.join(KINDS)} and "
-                          f"features one of {', '.join(feats.FEATURE_SETS)}")
-    try:  # every field's type and range, before a network of that shape is allocated
-        arch = bind(_arch_fields, arch, where="arch")
-    except ConfigError as exc:
-        raise ConfigError(f"{where} has an invalid {exc}") from None
-    if features is not None and features != arch["features"]:
-        raise ConfigError(f"{where} was trained with features={arch['features']}, not optimizer.features={features}; "
-                          f"use a checkpoint trained on {features} or set optimizer.features=null")
-    try:
-        model = LearnedOptimizer(**arch)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where} has an invalid arch {arch!r} ({exc})") from None
-    state = payload.get("state_dict")
-    if not isinstance(state, dict):
-        raise ConfigError(f"{where} has no state_dict")
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        raise ConfigError(f"{where} does not fit a {arch['kind']} model with features={arch['features']}: "
-                          f"missing weights {missing[:3]}, unexpected weights {extra[:3]}")
-    for k, v in expected.items():
-        if not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape:
-            got = tuple(state[k].shape) if isinstance(state[k], torch.Tensor) else type(state[k]).__name__
-            raise ConfigError(f"{where} does not fit a {arch['kind']} model with features={arch['features']} "
-                              f"({feats.n_features(arch['features'])} inputs, hidden={arch['hidden']}): "
-                              f"weight {k} has shape {got}, expected {tuple(v.shape)}")
-    model.load_state_dict(state)
-    model.eval()
-    return model

@@ -16,7 +16,7 @@ from attnopt import backend
 from attnopt.errors import ConfigError
 from attnopt.optimizers import weights as weightings
 from attnopt.optimizers.base import Optimizer, Query
-from attnopt.params import ge, gt, le, one_of
+from attnopt.params import Family, ge, gt, le, one_of, takes
 
 
 # A sanity bound, not a tuning choice: beyond it one batch of trials no longer fits in memory at
@@ -221,7 +221,7 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
     return Optimizer(init, ask, tell, sigma=lambda state: state.scale * ref_sigma)
 
 
-def attention(
+def attention_options(
     *,
     n_trials: Annotated[int, gt(0), le(MAX_TRIALS)] = 64,
     sigma: Annotated[float, gt(0)] = 0.3,
@@ -234,68 +234,62 @@ def attention(
     restarts: Annotated[int, ge(0)] = 0,
     restart_patience: Annotated[int, ge(0)] = 0,
     restart_tol: Annotated[float, ge(0)] = 1e-12,
-) -> Optimizer:
-    """Attention search: ``n_trials`` Gaussian trials of scale ``sigma`` around x.
+):
+    """The options of attention search, declared once: every attention variant and the hybrids'
+    attention parts take them from here (see :class:`attnopt.params.Family`).
 
-    Scale-free options (see :func:`adaptive_search`): ``weighting=rank`` or ``weighting=ess``
-    (softmax with beta chosen per step so that ESS = ``ess_target`` * n_trials), ``sigma_adapt``,
-    ``sigma_scale=domain`` and IPOP-style ``restarts``.
-    """
-    return sampled_search(np.full(n_trials, sigma), eta, weightings.make(weighting, beta, target=ess_target),
-                          sigma_adapt=sigma_adapt, sigma_scale=sigma_scale, restarts=restarts,
-                          restart_patience=restart_patience, restart_tol=restart_tol)
+    ``n_trials`` Gaussian trials of scale ``sigma``, weighted by ``weighting`` (softmax with
+    ``beta``; ``rank``; ``ess``: softmax with beta chosen per step so that ESS = ``ess_target`` *
+    n_trials), moved with step ``eta``; the scale-free options (see :func:`adaptive_search`):
+    ``sigma_adapt``, ``sigma_scale=domain`` and IPOP-style ``restarts`` (``restart_patience``,
+    ``restart_tol``)."""
 
 
-def attention_ipop(
-    *,
-    n_trials: Annotated[int, gt(0), le(MAX_TRIALS)] = 10,
-    sigma: Annotated[float, gt(0)] = 0.2,
-    beta: Annotated[float, gt(0)] = 1.0,
-    eta: Annotated[float, gt(0)] = 1.0,
-    weighting: Annotated[str, one_of(*weightings.WEIGHTINGS)] = "rank",
-    ess_target: Annotated[float, gt(0), le(1)] = 0.25,
-    sigma_adapt: Annotated[str, one_of(*SIGMA_ADAPT)] = "csa",
-    sigma_scale: Annotated[str, one_of(*SIGMA_SCALE)] = "domain",
-    restarts: Annotated[int, ge(0)] = 9,
-    restart_patience: Annotated[int, ge(0)] = 0,
-    restart_tol: Annotated[float, ge(0)] = 1e-12,
-) -> Optimizer:
+ATTENTION = Family(attention_options)
+
+
+def _search(sigmas, o: dict) -> Optimizer:
+    return sampled_search(sigmas, o["eta"], weightings.make(o["weighting"], o["beta"], target=o["ess_target"]),
+                          sigma_adapt=o["sigma_adapt"], sigma_scale=o["sigma_scale"], restarts=o["restarts"],
+                          restart_patience=o["restart_patience"], restart_tol=o["restart_tol"])
+
+
+@takes(ATTENTION)
+def attention(**options) -> Optimizer:
+    """Attention search: ``n_trials`` Gaussian trials of scale ``sigma`` around x (options:
+    :func:`attention_options`)."""
+    return _search(np.full(options["n_trials"], options["sigma"]), options)
+
+
+@takes(Family(attention_options, defaults=dict(n_trials=10, sigma=0.2, weighting="rank", sigma_adapt="csa",
+                                               sigma_scale="domain", restarts=9)))
+def attention_ipop(**options) -> Optimizer:
     """Attention search with every scale-free option on: rank weights, CSA step size, sigma as a
     fraction (0.2) of the init box, 10 trials (CMA-ES's default population at d = 10) and up to 9
-    IPOP restarts doubling them. The same
-    function as ``attention``; only the defaults differ, so it can be named in sweeps."""
-    return attention(**{k: v for k, v in locals().items()})
+    IPOP restarts doubling them. The same function as ``attention``; only the defaults differ, so
+    it can be named in sweeps."""
+    return attention(**options)
 
 
+@takes(Family(attention_options, exclude=("n_trials", "sigma")))
 def attention_explore(
     *,
     n_exploit: Annotated[int, ge(0), le(MAX_TRIALS)] = 48,
     sigma_exploit: Annotated[float, gt(0)] = 0.1,
     n_explore: Annotated[int, ge(0), le(MAX_TRIALS)] = 16,
     sigma_explore: Annotated[float, gt(0)] = 1.0,
-    beta: Annotated[float, gt(0)] = 1.0,
-    eta: Annotated[float, gt(0)] = 1.0,
-    weighting: Annotated[str, one_of(*weightings.WEIGHTINGS)] = "softmax",
-    ess_target: Annotated[float, gt(0), le(1)] = 0.25,
-    sigma_adapt: Annotated[str, one_of(*SIGMA_ADAPT)] = "none",
-    sigma_scale: Annotated[str, one_of(*SIGMA_SCALE)] = "absolute",
-    restarts: Annotated[int, ge(0)] = 0,
-    restart_patience: Annotated[int, ge(0)] = 0,
-    restart_tol: Annotated[float, ge(0)] = 1e-12,
+    **options,
 ) -> Optimizer:
     """Enhanced attention search (report 2.5.2): ``n_exploit`` trials close to x (scale
     ``sigma_exploit``) plus ``n_explore`` wide ones (scale ``sigma_explore``), weighed together.
 
-    Takes the same scale-free options as ``attention`` (see :func:`adaptive_search`): an adapted
-    step size scales both sigmas together, keeping their ratio (CSA measures the step in units of
-    the trials' mean sigma, an approximation where the sigmas differ); ``sigma_scale=domain``
-    makes both fractions of the init box; restarts double both trial counts."""
+    Takes the same options as ``attention`` (see :func:`adaptive_search`): an adapted step size
+    scales both sigmas together, keeping their ratio (CSA measures the step in units of the
+    trials' mean sigma, an approximation where the sigmas differ); ``sigma_scale=domain`` makes
+    both fractions of the init box; restarts double both trial counts."""
     if n_exploit + n_explore < 1:
         raise ConfigError(
             f"optimizer.n_exploit={n_exploit} and optimizer.n_explore={n_explore} are invalid: "
             "they must sum to at least 1"
         )
-    sigmas = np.repeat([sigma_exploit, sigma_explore], [n_exploit, n_explore])
-    return sampled_search(sigmas, eta, weightings.make(weighting, beta, target=ess_target), sigma_adapt=sigma_adapt,
-                          sigma_scale=sigma_scale, restarts=restarts, restart_patience=restart_patience,
-                          restart_tol=restart_tol)
+    return _search(np.repeat([sigma_exploit, sigma_explore], [n_exploit, n_explore]), options)

@@ -52,9 +52,16 @@ def _no_aux(x0):
     return None
 
 
+def gd_rule(lr) -> tuple[Update, Callable]:
+    """x <- x - lr * g. Every rule here is ``(update, init_aux)`` and works on numpy arrays and torch
+    tensors alike, with ``lr`` a number or an array broadcasting against the iterate (attnopt.meta
+    runs them on (tasks, parameters) batches with one rate per task row)."""
+    return (lambda g, aux, t: (-lr * g, None)), _no_aux
+
+
 def gd(*, lr: Annotated[float, gt(0)] = 1e-2) -> Optimizer:
     """Plain gradient descent, x <- x - lr * grad f(x) (report 2.3)."""
-    return first_order(lambda g, aux, t: (-lr * g, None), _no_aux, "gd")
+    return first_order(*gd_rule(lr), "gd")
 
 
 def sgd(
@@ -65,13 +72,16 @@ def sgd(
 ) -> Optimizer:
     """Gradient descent with momentum, in torch.optim.SGD's convention (dampening 0):
     buf <- momentum * buf + g; x <- x - lr * buf (Nesterov: x <- x - lr * (g + momentum * buf))."""
+    return first_order(*sgd_rule(lr, momentum, nesterov), "sgd")
 
+
+def sgd_rule(lr, momentum: float = 0.9, nesterov: bool = False) -> tuple[Update, Callable]:
     def update(g, buf, t):
         buf = backend.copy(g) if buf is None else momentum * buf + g
         direction = g + momentum * buf if nesterov else buf
         return -lr * direction, buf
 
-    return first_order(update, _no_aux, "sgd")
+    return update, _no_aux
 
 
 def _lerp(start, end, weight):
@@ -90,7 +100,10 @@ def adam(
 ) -> Optimizer:
     """Adam (Kingma & Ba), written with torch.optim.Adam's exact order of operations so the two
     agree step for step to rounding."""
+    return first_order(*adam_rule(lr, beta1, beta2, eps), "adam")
 
+
+def adam_rule(lr, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> tuple[Update, Callable]:
     def update(g, aux, t):
         m, v = aux
         m = _lerp(m, g, 1.0 - beta1)
@@ -100,4 +113,4 @@ def adam(
         denom = backend.namespace(v).sqrt(v) / bias2_sqrt + eps
         return -(lr / bias1) * (m / denom), (m, v)
 
-    return first_order(update, lambda x0: (backend.namespace(x0).zeros_like(x0),) * 2, "adam")
+    return update, lambda x0: (backend.namespace(x0).zeros_like(x0),) * 2

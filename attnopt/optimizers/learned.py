@@ -39,7 +39,7 @@ def learned(
         raise ConfigError(f"optimizer.checkpoint is not set: {HOW_TO_MAKE}")
     import torch
 
-    from attnopt.meta.train import load_checkpoint
+    from attnopt.optimizers.learned_nets import load_checkpoint
 
     model = load_checkpoint(checkpoint, features=features)
 

@@ -142,7 +142,7 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
     if out is None:
         out = (next(iter(sources.values())) / "report" if len(sources) == 1
                else Path("outputs/reports") / "_vs_".join(re.sub(r"[^\w.-]+", "-", k) for k in sources))
-    from attnopt.cli import check_writable
+    from attnopt.io import check_writable
 
     out = Path(out)
     check_writable(out)  # before reading any run: `--out FILE` or a read-only place fails in one line

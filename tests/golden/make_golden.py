@@ -45,8 +45,8 @@ def learned_checkpoint(directory: Path) -> str:
     """A fixed, untrained learned optimizer (torch's CPU initialisation is seeded)."""
     import torch
 
-    from attnopt.meta.models import LearnedOptimizer
-    from attnopt.meta.train import save_checkpoint
+    from attnopt.optimizers.learned_nets import LearnedOptimizer
+    from attnopt.optimizers.learned_nets import save_checkpoint
 
     torch.manual_seed(5)
     model = LearnedOptimizer(kind="lstm", features="logsign")
