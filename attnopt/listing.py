@@ -2,9 +2,9 @@
 parameters and their defaults.
 
 Optimizers and landscapes are described by the first line of their factory's docstring and their
-defaults from ``conf/<group>/<name>.yaml`` (the files `attnopt run` composes, which a test keeps
-equal to the factories' signatures); experiment presets by the first comment line of their file;
-report items by their registered function's docstring.
+defaults: an optimizer's from its factory's signature (where `attnopt run` takes them from too,
+attnopt/conf_store.py), a landscape's from ``conf/landscape/<name>.yaml``; experiment presets by the
+first comment line of their file; report items by their registered function's docstring.
 """
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ def _first_line(doc: str | None) -> str:
     return re.sub(r":math:`([^`]*)`", r"\1", text).replace("``", "")
 
 
+def _shown(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items() if k != "name" and not isinstance(v, dict))
+
+
 def _defaults(group: str, name: str) -> str:
     path = _conf_dir() / group / f"{name}.yaml"
     try:
@@ -37,8 +41,7 @@ def _defaults(group: str, name: str) -> str:
     except (OSError, yaml.YAMLError):
         return ""
     section = data.get(group, data) if isinstance(data, dict) else {}
-    items = [f"{k}={v}" for k, v in section.items() if k != "name" and not isinstance(v, dict)]
-    return ", ".join(items)
+    return _shown(section)
 
 
 def _experiment_line(path: Path) -> str:
@@ -53,8 +56,9 @@ def rows(section: str) -> list[tuple[str, str, str]]:
     """(name, description, parameters with defaults) for one section."""
     if section == "optimizers":
         from attnopt.optimizers import REGISTRY
+        from attnopt.params import defaults
 
-        return [(n, _first_line(REGISTRY[n].__doc__), _defaults("optimizer", n)) for n in sorted(REGISTRY)]
+        return [(n, _first_line(REGISTRY[n].__doc__), _shown(defaults(REGISTRY[n]))) for n in sorted(REGISTRY)]
     if section == "landscapes":
         from attnopt.landscapes import REGISTRY
 

@@ -246,3 +246,17 @@ def takes(*families: Family) -> Callable:
         return with_defaults
 
     return wrap
+
+
+def defaults(factory: Callable, skip: tuple[str, ...] = ()) -> dict:
+    """``{name: default}`` of a factory's keyword parameters, each converted to its annotated type
+    (``2`` for a float becomes ``2.0``), so that a config composed from them is the config a YAML
+    file writing ``2.0`` gave and hashes the same (attnopt.rundir.config_hash)."""
+    out = {}
+    for name, (tp, _constraints, default) in signature_params(factory).items():
+        if name in skip:
+            continue
+        if default is inspect.Parameter.empty:
+            raise TypeError(f"{factory.__qualname__}: parameter '{name}' has no default, so no config can hold it")
+        out[name] = default if default is None else _convert(default, tp, name)
+    return out

@@ -2,8 +2,6 @@
 import numpy as np
 import pytest
 import torch
-import yaml
-from importlib.resources import files
 
 import attnopt
 from attnopt.runner import iterate, start
@@ -157,17 +155,6 @@ def test_attention_keeps_still_when_every_trial_is_non_finite():
 
 
 # --- configs and validation ---------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", optimizers.names())
-def test_yaml_config_matches_factory_defaults(name):
-    from attnopt.params import signature_params
-
-    path = files("attnopt.conf") / "optimizer" / f"{name}.yaml"
-    conf = yaml.safe_load(path.read_text())
-    assert conf.pop("name") == name
-    defaults = {k: v[2] for k, v in signature_params(optimizers.REGISTRY[name]).items()}
-    assert conf == pytest.approx(defaults) if all(isinstance(v, float) for v in conf.values()) else conf == defaults
-
 
 @pytest.mark.parametrize(
     "name,params,message",
