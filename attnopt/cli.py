@@ -210,10 +210,13 @@ def check_outputs(base, multirun: bool) -> None:
 
 def check_launcher(cfg) -> None:
     """The launcher's settings that would otherwise fail inside the launcher, after the sweep started."""
-    n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
-    if n_jobs is not None:
-        from attnopt.sweep import check_n_jobs
+    from attnopt.sweep import check_launcher_settings, check_n_jobs
 
+    n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
+    start_method = OmegaConf.select(cfg, "hydra.launcher.start_method", default=None)
+    if start_method is not None:  # attnopt's launcher
+        check_launcher_settings(n_jobs, start_method)
+    elif n_jobs is not None:  # joblib's
         check_n_jobs(n_jobs)
 
 
