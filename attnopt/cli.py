@@ -210,7 +210,8 @@ def check_outputs(base, multirun: bool) -> None:
 
 def check_launcher(cfg) -> None:
     """The launcher's settings that would otherwise fail inside the launcher, after the sweep started."""
-    from attnopt.sweep import check_launcher_settings, check_n_jobs
+    from attnopt.pool import check_launcher_settings
+    from attnopt.sweep import check_n_jobs
 
     n_jobs = OmegaConf.select(cfg, "hydra.launcher.n_jobs", default=None)
     start_method = OmegaConf.select(cfg, "hydra.launcher.start_method", default=None)

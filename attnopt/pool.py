@@ -57,6 +57,19 @@ JOB_DIR_KEYS = {"job_dir_key": "hydra.sweep.dir", "job_subdir_key": "hydra.sweep
 START_METHODS = ("forkserver", "spawn", "fork")
 
 
+def check_launcher_settings(n_jobs, start_method) -> None:
+    """attnopt's launcher's settings (hydra_plugins/attnopt_launcher/launcher.py), checked by the CLI
+    before anything runs."""
+    from attnopt.sweep import check_n_jobs
+
+    check_n_jobs(n_jobs)
+    if start_method not in START_METHODS:
+        from attnopt.errors import ConfigError
+
+        raise ConfigError(f"hydra.launcher.start_method={start_method!r} is invalid: choose from "
+                          f"{', '.join(START_METHODS)}")
+
+
 class WorkerDied(SystemExit):
     """A worker process could not start, or ended without finishing its job: the sweep stops.
 

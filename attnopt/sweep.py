@@ -118,18 +118,6 @@ def check_n_jobs(n_jobs) -> None:
                           "all CPUs but |n_jobs| - 1)")
 
 
-def check_launcher_settings(n_jobs, start_method) -> None:
-    """attnopt's launcher's settings (hydra_plugins/attnopt_launcher/launcher.py)."""
-    from attnopt.pool import START_METHODS
-
-    check_n_jobs(n_jobs)
-    if start_method not in START_METHODS:
-        from attnopt.errors import ConfigError
-
-        raise ConfigError(f"hydra.launcher.start_method={start_method!r} is invalid: choose from "
-                          f"{', '.join(START_METHODS)}")
-
-
 def planned_config(overrides: Sequence[str]):
     """The job config the CLI composed for these job overrides (no hydra node), or None."""
     planned = _planned.get(task_key(overrides))

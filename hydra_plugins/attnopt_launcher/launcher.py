@@ -40,7 +40,7 @@ def cpu_count() -> int:
 
 class AttnoptLauncher(Launcher):
     def __init__(self, n_jobs: int = 1, pool_after_s: float = 1.0, start_method: str = "forkserver") -> None:
-        from attnopt.sweep import check_launcher_settings
+        from attnopt.pool import check_launcher_settings
 
         super().__init__()
         check_launcher_settings(n_jobs, start_method)
