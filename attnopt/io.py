@@ -86,9 +86,13 @@ def _write_columns(path: Path, columns: dict) -> None:
         writer.writerows(zip(*([_csv_cell(v) for v in columns[name].tolist()] for name in names)))
 
 
-def write_figure(path: Path | str, fig) -> Path:
-    return atomic_write(path, lambda p: fig.savefig(p, format=Path(path).suffix.lstrip(".") or "png", dpi=120,
-                                                    bbox_inches="tight"))
+def write_figure(path: Path | str, fig, tight: bool = True, dpi=120) -> Path:
+    """Save a figure atomically. ``tight``: crop to what is drawn (a second full draw of the figure;
+    a figure laid out with fixed margins, as the per-run loss.png, does without); ``dpi``: a number,
+    or "figure" for the figure's own."""
+    bbox = "tight" if tight else None
+    return atomic_write(path, lambda p: fig.savefig(p, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi,
+                                                    bbox_inches=bbox))
 
 
 def check_writable(directory) -> None:

@@ -121,7 +121,8 @@ def write(run_dir: Path | str, *, config: dict, history, summary: dict, figure=N
     io.write_text(run_dir / CONFIG_FILE, config_text)
     io.write_csv(run_dir / HISTORY_FILE, history)
     if figure is not None:
-        io.write_figure(run_dir / FIGURE_FILE, figure)
+        # laid out once with fixed margins (attnopt.plotting), at its own resolution: no tight crop
+        io.write_figure(run_dir / FIGURE_FILE, figure, tight=False, dpi="figure")
     for name, node in (hydra_files or {}).items():
         io.write_text(run_dir / HYDRA_DIR / name, config_text if node is config else _yaml(node))
     io.write_json(run_dir / SUMMARY_FILE, {**summary, "config_hash": config_hash(config)})
