@@ -12,7 +12,7 @@ from attnopt import cli
 from attnopt.run import build, execute
 from attnopt.report import to_markdown, write_table
 from attnopt.report.build import build_report, load_registrations
-from attnopt.report.figures import ECDF_TARGETS, runtimes_to_targets
+from attnopt.report.ecdf import LOG_TARGETS, runtimes
 from attnopt.report.registry import FIGURES, TABLES
 from attnopt.report.tables import table1
 from attnopt.rundir import check as check_complete, config_hash
@@ -63,9 +63,13 @@ def test_table1_aggregates_over_seeds_with_known_answers():
 
 def test_runtimes_to_targets_is_the_first_evaluation_count_below_each_target():
     h = pd.DataFrame({"best_loss": [150.0, 50.0, 0.5, 1e-9], "f_evals": [1, 11, 21, 31], "g_evals": [1, 11, 21, 31]})
-    t = runtimes_to_targets(h, f_opt=0.0, targets=np.array([1e3, 100.0, 1.0, 0.5, 1e-8, 1e-10]))
+    t = runtimes(h, f_opt=0.0, targets=np.array([1e3, 100.0, 1.0, 0.5, 1e-8, 1e-10]))
     assert t.tolist() == [2, 22, 42, 42, 62, np.inf]
-    assert ECDF_TARGETS[0] == 100.0 and ECDF_TARGETS[-1] == pytest.approx(1e-8) and len(ECDF_TARGETS) == 51
+    assert LOG_TARGETS[0] == 100.0 and LOG_TARGETS[-1] == pytest.approx(1e-8) and len(LOG_TARGETS) == 51
+    # targets relative to f_opt, a gradient counted twice, and a NaN loss that never counts as reached
+    shifted = h.assign(best_loss=h["best_loss"] + 3.0)
+    assert runtimes(shifted, [100.0, 1e-8], f_opt=3.0, grad_cost=2).tolist() == [33, 93]
+    assert runtimes(h.assign(best_loss=[np.nan, 50.0, np.nan, 1e-9]), [100.0, 1.0]).tolist() == [22, 62]
 
 
 def test_markdown_table_and_atomic_pair(tmp_path):

@@ -201,6 +201,12 @@ def test_table2_measures_targets_from_histories(tmp_path):
     dirs = ml.run_jobs([exp], tmp_path, "test")
     runs, histories = ml.load(dirs)
     assert len(runs) == 4 and set(runs["optimizer"]) == {"gd", "attention"}
+    # named as every run directory is (attnopt.rundir.run_name): readable, ending with the config hash
+    from attnopt import rundir
+
+    summaries = [rundir.read_summary(d) for d in dirs]
+    assert [d.name for d in dirs] == [f"{s['optimizer']}_mlp_d13_s{s['seed']}_{s['config_hash'][:8]}"
+                                      for s in summaries]
     table = ml.table2(runs, histories)
     assert list(table["optimizer"]) == ["attention", "gd"] or list(table["optimizer"]) == ["gd", "attention"]
     row = table.set_index("optimizer")

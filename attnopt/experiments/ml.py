@@ -87,8 +87,8 @@ HPO_OVERRIDES = {"small": ["n_seeds=3", "reference=200"], "full": ["n_seeds=10"]
 # --- running ------------------------------------------------------------------------------------
 
 
-def jobs_of(exps: list[Experiment]) -> list[tuple[str, tuple[str, ...], dict]]:
-    """(run directory name, config-group choices, value overrides) for every run of ``exps``."""
+def jobs_of(exps: list[Experiment]) -> list[tuple[tuple[str, ...], dict]]:
+    """(config-group choices, value overrides) for every run of ``exps``."""
     out = []
     for exp in exps:
         for task in exp.tasks:
@@ -98,14 +98,15 @@ def jobs_of(exps: list[Experiment]) -> list[tuple[str, tuple[str, ...], dict]]:
                               "plot": False, "progress": False,
                               **{f"landscape.{k}": v for k, v in task.params.items()},
                               **{f"optimizer.{k}": v for k, v in params.items()}}
-                    name = f"{task.landscape}_d{task.dimension}_{opt}_s{seed}"
-                    out.append((name, (f"landscape={task.landscape}", f"optimizer={opt}"), values))
+                    out.append(((f"landscape={task.landscape}", f"optimizer={opt}"), values))
     return out
 
 
 def run_jobs(exps: list[Experiment], root: Path, desc: str, force: bool = False) -> list[Path]:
-    """Run every job of ``exps`` into ``root/<name>`` (skipping complete runs of the same config);
-    returns the run directories."""
+    """Run every job of ``exps`` into ``root``, each in the directory its config names
+    (:func:`attnopt.rundir.run_name`, as a sweep's jobs are), a complete run of the same config
+    anywhere under ``root`` being reused unless ``force`` (:func:`attnopt.rundir.claim`, as a
+    sweep resumes); returns the run directories."""
     from hydra import compose, initialize_config_module
     from omegaconf import OmegaConf
     from tqdm.auto import tqdm
@@ -117,20 +118,21 @@ def run_jobs(exps: list[Experiment], root: Path, desc: str, force: bool = False)
     composed: dict[tuple, object] = {}  # composing costs ~0.2 s; once per choice of groups
     dirs = []
     with initialize_config_module(config_module="attnopt.conf", version_base=None):
-        for name, choices, values in tqdm(jobs, desc=desc, unit="run", file=sys.stderr):
+        for choices, values in tqdm(jobs, desc=desc, unit="run", file=sys.stderr):
             if choices not in composed:
                 composed[choices] = compose(config_name="config", overrides=list(choices))
             cfg = composed[choices].copy()
             for key, value in values.items():
                 OmegaConf.update(cfg, key, value, merge=False)
             spec = build(cfg)
-            run_dir = root / name
-            dirs.append(run_dir)
-            if not force and rundir.check(run_dir, rundir.config_hash(spec.config)) is None:
+            found = rundir.claim(root / rundir.run_name(spec.config), spec.config, root, resume=not force)
+            if found.note:
+                tqdm.write(f"attnopt: warning: {found.note}", file=sys.stderr)
+            dirs.append(found.dir)
+            if found.complete:
                 continue
-            rundir.clear(run_dir)
             with contextlib.redirect_stdout(_io.StringIO()):  # execute's one line per run would bury the bar
-                execute(spec, run_dir)
+                execute(spec, found.dir)
     return dirs
 
 

@@ -4,7 +4,8 @@ table ``compare`` and figure ``fig_compare_ecdf``.
 A *problem* is a landscape at a dimension, plain or rotated + shifted (``landscape.rotate`` in the
 run's config), so "rastrigin" and "rastrigin (rotate, shift)" are counted apart. Success is judged on the
 best point a run ever evaluated, as COCO does: best_loss - f_opt <= 1e-2 and <= 1e-8. Runtimes to
-those targets come from the histories with the ECDF code of :mod:`attnopt.report.figures`.
+those targets come from the histories by :func:`attnopt.report.ecdf.runtimes`, the rule the ECDFs
+and the ERT table use.
 """
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from attnopt.report.ecdf import ecdf_figure  # noqa: E402
-from attnopt.report.figures import runtimes_to_targets  # noqa: E402
+from attnopt.report.ecdf import ecdf_figure, runtimes  # noqa: E402
 from attnopt.report.markdown import fraction, number  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
 from attnopt.report.tables import gap_to_optimum, require  # noqa: E402
@@ -63,10 +63,7 @@ def _runtimes(runs: pd.DataFrame, histories: dict, targets, grad_cost: float = 1
     out = np.full((len(runs), len(targets)), np.nan)
     for i, (d, f) in enumerate(zip(runs["run_dir"], runs["f_opt"])):
         if d in histories:
-            h = histories[d]
-            if grad_cost != 1 and h["g_evals"].iloc[-1] > 0:
-                h = h.assign(g_evals=grad_cost * h["g_evals"])
-            out[i] = runtimes_to_targets(h, float(f), np.asarray(targets, dtype=float))
+            out[i] = runtimes(histories[d], targets, f_opt=float(f), grad_cost=grad_cost)
     return out
 
 

@@ -20,8 +20,6 @@ from attnopt.report.tables import require  # noqa: E402
 FLOOR = 1e-16
 #: the largest grid of panels fig1 draws (a landscape per row, a dimension per column)
 MAX_ROWS, MAX_COLS = 8, 8
-#: COCO's targets: f - f_opt from 1e2 down to 1e-8, five per decade
-ECDF_TARGETS = 10.0 ** np.linspace(2.0, -8.0, 51)
 
 
 class _PlainLog(ticker.LogFormatter):
@@ -120,12 +118,4 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
     return fig
 
 
-def runtimes_to_targets(h: pd.DataFrame, f_opt: float, targets: np.ndarray = ECDF_TARGETS) -> np.ndarray:
-    """Evaluations (f + grad) a run took to first reach best_loss - f_opt <= each target; inf if never."""
-    gap = h["best_loss"].to_numpy(float) - f_opt  # best-so-far: non-increasing
-    evals = (h["f_evals"] + h["g_evals"]).to_numpy(float)
-    first = np.searchsorted(-gap, -targets, side="left")  # first index with gap <= target
-    return np.where(first < len(gap), evals[np.minimum(first, len(gap) - 1)], np.inf)
-
-
-__all__ = ["fig1", "runtimes_to_targets", "ECDF_TARGETS"]
+__all__ = ["fig1"]
