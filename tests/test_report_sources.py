@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_module
 from attnopt import cli
 from attnopt.report import label_variants, write_experiment, write_table
 from attnopt.report.build import build_report, parse_sources
-from attnopt.report.ecdf import ert, ert_table, export_iohprofiler, problems, runtimes
+from attnopt.report.ecdf import ert, ert_table, problems, runtimes
 from attnopt.report.figures import fig1
 from attnopt.run import build, execute
 
@@ -175,18 +175,86 @@ def test_targets_are_relative_to_each_problem_and_ert_table_reads_as_counts():
 
 
 def test_iohprofiler_export_lists_every_run_and_its_improvements(tmp_path):
+    from attnopt.report.iohprofiler import export_iohprofiler, replay_values
+
     hist = {"r0": _h([1, 10, 100], [5.0, 1.0, 1.0]), "r1": _h([1, 10, 100], [5.0, 5.0, 2.0])}
+    # one value per evaluation: the best so far, an iteration's improvement at its last evaluation
+    assert replay_values(hist["r1"]).tolist() == [5.0] * 99 + [2.0]
+    two_at_start = _h([2, 4], [3.0, 1.0])  # x0's f and gradient: the format dates x0's value at 1
+    assert replay_values(two_at_start).tolist() == [3.0, 3.0, 3.0, 1.0]
     runs = pd.DataFrame({"landscape": ["sphere"] * 2, "dimension": [3] * 2, "optimizer": ["gd"] * 2,
                          "seed": [0, 1], "run_dir": list(hist)})
-    written = export_iohprofiler(runs, hist, tmp_path)
-    meta = json.loads((tmp_path / "gd" / "IOHprofiler_f1_sphere.json").read_text())
-    assert meta["maximization"] is False and meta["algorithm"]["name"] == "gd"
+    out = tmp_path / "ioh"
+    written = export_iohprofiler(runs, hist, out)
+    (json_file,) = (out / "gd").glob("IOHprofiler_f*_sphere.json")  # ioh numbers the functions it registers
+    meta = json.loads(json_file.read_text())
+    assert meta["maximization"] is False and meta["algorithm"]["name"] == "gd" and meta["function_name"] == "sphere"
     (scenario,) = meta["scenarios"]
     assert scenario["dimension"] == 3 and [r["instance"] for r in scenario["runs"]] == [0, 1]
-    assert scenario["runs"][1]["best"] == {"evals": 100, "y": 2.0}
-    dat = (tmp_path / "gd" / scenario["path"]).read_text().splitlines()
-    assert dat == ['"evaluations" "raw_y"', "1 5.0", "10 1.0", '"evaluations" "raw_y"', "1 5.0", "100 2.0"]
-    assert len(written) == 2
+    # ioh's own count of each run's evaluations, and its best point (no position: runs keep none)
+    assert [r["evals"] for r in scenario["runs"]] == [100, 100]
+    assert scenario["runs"][1]["best"] == {"evals": 100, "y": 2.0, "x": []}
+    assert scenario["runs"][0]["best"] == {"evals": 10, "y": 1.0, "x": []}
+    dat = (out / "gd" / scenario["path"]).read_text().splitlines()
+    # a line at each improvement and, written by ioh when a run ends, one at its last evaluation
+    assert dat == ["evaluations raw_y", "1 5", "10 1", "100 1", "evaluations raw_y", "1 5", "100 2"]
+    assert sorted(written) == sorted([json_file, out / "gd" / scenario["path"]])
+    assert not [p for p in tmp_path.iterdir() if p.name != "ioh"]  # staged beside it, nothing left over
+
+
+def test_iohprofiler_export_refuses_a_directory_of_other_files(tmp_path):
+    from attnopt.errors import ConfigError
+    from attnopt.report.iohprofiler import export_iohprofiler
+
+    (tmp_path / "notes.txt").write_text("mine")
+    runs = pd.DataFrame({"landscape": ["sphere"], "dimension": [3], "optimizer": ["gd"], "seed": [0], "run_dir": ["r"]})
+    with pytest.raises(ConfigError, match="not an IOHprofiler export"):
+        export_iohprofiler(runs, {"r": _h([1, 10], [5.0, 1.0])}, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_iohprofiler_export_is_what_iohinspector_reads(tree, tmp_path):
+    """The export read back by IOHprofiler's own reader (iohinspector, the Python counterpart of
+    IOHanalyzer): every run with its budget and best value, and at every ECDF target of its problem
+    the same runtime as attnopt's runtimes() computes from history.csv."""
+    import iohinspector
+    from iohinspector.align import align_data
+
+    from attnopt.report import load_runs
+    from attnopt.report.iohprofiler import export_iohprofiler
+
+    runs, hist = load_runs(tree / "table1_small", with_history=True)
+    export_iohprofiler(runs, hist, tmp_path / "ioh")
+    manager = iohinspector.DataManager()
+    manager.add_folder(str(tmp_path / "ioh"))
+    overview = manager.overview.to_pandas()
+    assert len(overview) == len(runs) == 12
+    key = ["algorithm_name", "dimension", "instance"]
+    ours = runs.assign(algorithm_name=runs["optimizer"], instance=runs["seed"],
+                       evals=runs["f_evals"] + runs["g_evals"]).set_index(key).sort_index()
+    theirs = overview.set_index(key).sort_index()
+    assert set(theirs["function_name"]) == {"sphere_shift"}  # the landscape's label, "sphere (shift)"
+    assert theirs["evals"].tolist() == ours["evals"].tolist()
+    assert theirs["best_y"].tolist() == ours["best_loss"].tolist()  # round-trip floats, not %.10f
+    data = manager.load(monotonic=True, include_meta_data=True)
+    for (dim, land), prob in problems(runs, hist).items():
+        cell = ours.xs(dim, level="dimension")
+        for (opt, seed), row in cell.iterrows():
+            ids = overview.loc[(overview["algorithm_name"] == opt) & (overview["dimension"] == dim)
+                               & (overview["instance"] == seed), "data_id"].tolist()
+            assert len(ids) == 1
+            run = data.filter(data["data_id"] == ids[0])
+            aligned = align_data(run, sorted(prob.targets), group_cols=["data_id"], x_col="raw_y",
+                                 y_col="evaluations", silence_warning=True).to_pandas()
+            read_back = aligned.set_index("raw_y")["evaluations"].reindex(prob.targets).to_numpy(float)
+            h = hist[row["run_dir"]]
+            expected = runtimes(h, prob.targets)
+            # the one difference, by the format's rule: x0's loss is dated at evaluation 1, not at the
+            # end of iteration 0 (evaluation 2 for gd, which counts x0's gradient too)
+            at_x0 = expected == h["f_evals"].iloc[0] + h["g_evals"].iloc[0]
+            assert np.array_equal(read_back[~at_x0], expected[~at_x0]), (opt, dim, seed)
+            assert (read_back[at_x0] == 1).all() and at_x0.sum() < len(at_x0) - 5
+            assert np.isinf(expected).any() or opt == "gd"  # attention's runs leave targets unreached
 
 
 def test_ecdfs_are_per_dimension_never_pooled_across_them(tree):
@@ -211,7 +279,8 @@ def test_ecdfs_are_per_dimension_never_pooled_across_them(tree):
 def test_ioh_export_from_the_command_line(tree, tmp_path, capsys):
     assert cli.main(["report", str(tree / "table1_small"), "--out", str(tmp_path / "r"), "--tables", "none",
                      "--figures", "none", "--ioh", str(tmp_path / "ioh")]) == 0
-    assert "exported 12 runs in IOHprofiler's format" in capsys.readouterr().err
-    meta = json.loads((tmp_path / "ioh" / "gd" / "IOHprofiler_f1_sphere_shift.json").read_text())
+    assert "exported 12 runs in IOHprofiler's format (written by ioh's Analyzer)" in capsys.readouterr().err
+    (json_file,) = (tmp_path / "ioh" / "gd").glob("IOHprofiler_f*_sphere_shift.json")
+    meta = json.loads(json_file.read_text())
     assert sorted(s["dimension"] for s in meta["scenarios"]) == [2, 4]
     assert all(len(s["runs"]) == 3 for s in meta["scenarios"])

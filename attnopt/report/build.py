@@ -29,7 +29,8 @@ from attnopt.report.runs import RunDirWarning, load_runs
 from attnopt.report.registry import EXPERIMENT_OF, FIGURES, TABLES, NotApplicable
 
 # Modules of this package that do not register anything (importing them again is harmless anyway).
-_NOT_REGISTERING = {"registry", "build", "runs", "labels", "experiment", "curves", "markdown", "manifest", "html", "style", "docs"}
+_NOT_REGISTERING = {"registry", "build", "runs", "labels", "experiment", "curves", "markdown", "manifest", "html", "style", "docs",
+                    "iohprofiler"}
 _import_errors: dict[str, str] = {}
 
 
@@ -122,7 +123,8 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
     ``<DIR>/report`` for one source and ``outputs/reports/<a>_vs_<b>`` for several.
     ``tables``/``figures``: names (comma-separated strings allowed), "all" or "none"; None means all.
     ``runs_name``: the per-run table's file name (without .csv), so reports of several sweeps can
-    share one directory. ``ioh``: a directory to export the runs into in IOHprofiler's format.
+    share one directory. ``ioh``: a directory to export the runs into in IOHprofiler's format
+    (:mod:`attnopt.report.iohprofiler`, written by ioh's logger).
     Returns {"written": [paths], "failed": [names], "skipped": {name: reason}, "unreadable": [dirs],
     "out": the output directory}.
     """
@@ -146,6 +148,10 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
 
     out = Path(out)
     check_writable(out)  # before reading any run: `--out FILE` or a read-only place fails in one line
+    if ioh is not None:
+        from attnopt.report.iohprofiler import check_destination
+
+        check_destination(Path(ioh))
     root = ", ".join(str(p) for p in sources.values())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunDirWarning)
@@ -209,13 +215,19 @@ def build_report(root: Path | str | Iterable[Path | str], out: Path | str | None
     if quiet:
         print(f"attnopt: not applicable to these runs, so not built: {', '.join(quiet)} (name one with "
               "--tables/--figures to see why)", file=sys.stderr, flush=True)
-    if ioh is not None and not generic.empty:
-        from attnopt.report.ecdf import export_iohprofiler
-
-        files = export_iohprofiler(generic, histories, ioh)
-        print(f"attnopt: exported {len(generic)} runs in IOHprofiler's format: {len(files)} files in {ioh}",
-              file=sys.stderr, flush=True)
     missing = sorted(n for n in named if n in skipped)
+    if ioh is not None:
+        from attnopt.report.iohprofiler import export_iohprofiler
+
+        try:
+            if generic.empty:
+                raise NotApplicable(f"needs run directories outside experiment directories; none under {root}")
+            files = export_iohprofiler(generic, histories, ioh, progress=progress)
+            print(f"attnopt: exported {generic['run_dir'].isin(histories.keys()).sum()} runs in IOHprofiler's format "
+                  f"(written by ioh's Analyzer): {len(files)} files in {ioh}", file=sys.stderr, flush=True)
+        except NotApplicable as exc:
+            print(f"attnopt: IOHprofiler export skipped: {exc}", file=sys.stderr, flush=True)
+            missing.append("--ioh export")
     written, stale = manifest.publish(out, final_out, sources, written, [runs_name, *table_names, *figure_names])
     out = final_out
     if stale:
@@ -292,7 +304,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", nargs="+", metavar="NAME", help="figures to build (default: all; 'none' for none)")
     p.add_argument("--list", action="store_true", help="list the tables and figures that can be built, then exit")
     p.add_argument("--ioh", metavar="DIR", type=Path,
-                   help="also export the runs in IOHprofiler's format into DIR (zip it for IOHanalyzer)")
+                   help="also export the runs in IOHprofiler's format into DIR, written by ioh's logger (zip DIR for "
+                        "IOHanalyzer; iohinspector reads it as it is)")
     return p
 
 

@@ -1,6 +1,6 @@
 """COCO / IOHprofiler-style analysis of runs: targets relative to each problem, runtimes to them,
-runtime ECDFs per dimension, expected running time (ERT) with bootstrap intervals, and an export of
-the runs in IOHprofiler's format (which IOHanalyzer reads).
+runtime ECDFs per dimension, expected running time (ERT) with bootstrap intervals (the export of the
+runs for IOHanalyzer is :mod:`attnopt.report.iohprofiler`).
 
 A *problem* is a landscape (as labelled, so "ackley (rotate, shift)" is its own) at one dimension.
 Each problem gets its own targets, expressed as values of f:
@@ -16,9 +16,7 @@ far is at or below it; infinite if it never gets there.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
@@ -27,7 +25,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from attnopt import io  # noqa: E402
 from attnopt.report.markdown import FIXED_LAYOUT  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
 from attnopt.report.style import ordered, styles  # noqa: E402
@@ -260,48 +257,4 @@ def ecdf_figure(runs: pd.DataFrame, histories: dict, max_cols: int = 5) -> plt.F
     return fig
 
 
-# --- export -------------------------------------------------------------------------------------
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_") or "x"
-
-
-def export_iohprofiler(runs: pd.DataFrame, histories: dict, out: Path | str) -> list[Path]:
-    """Write the runs in IOHprofiler's format (what ioh's Analyzer logger writes and IOHanalyzer
-    reads; zip the folder to upload it): per optimizer a folder, in it per problem an
-    ``IOHprofiler_f<id>_<name>.json`` and ``data_f<id>_<name>/IOHprofiler_f<id>_DIM<d>.dat`` with, for
-    each run, a header line and one ``evaluations raw_y`` line per improvement of the best loss.
-    Written from the histories, so the evaluations between two recorded iterations are not
-    resolved (an improvement is dated at the end of its iteration)."""
-    runs = _with_histories(runs, histories, "iohprofiler export")
-    out = Path(out)
-    written = []
-    landscapes = sorted(runs["landscape"].astype(str).unique())
-    fids = {name: i + 1 for i, name in enumerate(landscapes)}
-    for opt, by_opt in runs.groupby("optimizer"):
-        folder = out / _slug(str(opt))
-        for land, by_land in by_opt.groupby("landscape"):
-            fid, fname = fids[str(land)], _slug(str(land))
-            scenarios = []
-            for dim, g in by_land.groupby("dimension"):
-                rel = f"data_f{fid}_{fname}/IOHprofiler_f{fid}_DIM{int(dim)}.dat"
-                lines, run_info = [], []
-                for seed, d in zip(g.get("seed", range(len(g))), g["run_dir"]):
-                    best, evals = _series(histories[d])
-                    keep = np.concatenate([[True], np.diff(best) < 0])  # the first record, then improvements
-                    lines.append('"evaluations" "raw_y"')
-                    lines.extend(f"{int(e)} {float(b)!r}" for e, b in zip(evals[keep], best[keep]))
-                    run_info.append({"instance": int(seed), "evals": int(evals[-1]),
-                                     "best": {"evals": int(evals[keep][-1]), "y": float(best[keep][-1])}})
-                written.append(io.write_text(folder / rel, "\n".join(lines) + "\n"))
-                scenarios.append({"dimension": int(dim), "path": rel, "runs": run_info})
-            meta = {"version": "0.3.5", "suite": "attnopt", "function_id": fid, "function_name": str(land),
-                    "maximization": False, "algorithm": {"name": str(opt), "info": "attnopt run directories"},
-                    "attributes": ["evaluations", "raw_y"], "scenarios": scenarios}
-            written.append(io.write_json(folder / f"IOHprofiler_f{fid}_{fname}.json", meta))
-    return written
-
-
-__all__ = ["Problem", "problems", "runtimes", "ert", "ert_table", "fig_ecdf", "ecdf_figure", "export_iohprofiler",
-           "LOG_TARGETS", "N_TARGETS"]
+__all__ = ["Problem", "problems", "runtimes", "ert", "ert_table", "fig_ecdf", "ecdf_figure", "LOG_TARGETS", "N_TARGETS"]
