@@ -111,7 +111,7 @@ def test_runs_without_an_experiment_json_are_ordinary_runs(made, tmp_path, capsy
 def test_incomplete_or_corrupt_experiments_are_named_and_left_out(made, tmp_path, capsys):
     root = tmp_path / "ml"
     shutil.copytree(made[0], root)
-    lost = root / "small" / "table2" / "mlp_d13_gd_s1"
+    (lost,) = (root / "small" / "table2").glob("gd_mlp_d13_s1_*")  # named as every run is (rundir.run_name)
     (lost / "summary.json").unlink()
     (root / "small" / "fig3" / EXPERIMENT_FILE).write_text('{"experiment": "fig3", "runs": [')  # cut off
     # table2 and fig3 were asked for and cannot be built: named, and the command fails
