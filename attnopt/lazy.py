@@ -46,3 +46,19 @@ class LazyRegistry(Mapping):
             raise AttributeError(f"module {module_name!r} has no attribute {attribute!r}")
 
         return __getattr__
+
+
+class LazyModule:
+    """A stand-in for a heavy module, imported on its first attribute look-up: a module whose
+    classes only need it in their methods (the ML tasks need torch to compute, not to be declared)
+    can then be imported for its signatures (attnopt/conf_store.py) at no cost.
+    ``torch = LazyModule("torch")`` at the top of a module, then ``torch.no_grad()`` as usual."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+    def __repr__(self) -> str:
+        return f"LazyModule({self._name!r})"

@@ -2,17 +2,15 @@
 parameters and their defaults.
 
 Optimizers and landscapes are described by the first line of their factory's docstring and their
-defaults: an optimizer's from its factory's signature (where `attnopt run` takes them from too,
-attnopt/conf_store.py), a landscape's from ``conf/landscape/<name>.yaml``; experiment presets by the
-first comment line of their file; report items by their registered function's docstring.
+defaults from its signature (where `attnopt run` takes them from too, attnopt/conf_store.py);
+experiment presets by the first comment line of their file; report items by their registered
+function's docstring.
 """
 from __future__ import annotations
 
 import re
 import sys
 from pathlib import Path
-
-import yaml
 
 SECTIONS = ("optimizers", "landscapes", "experiments", "report")
 
@@ -34,14 +32,12 @@ def _shown(values: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in values.items() if k != "name" and not isinstance(v, dict))
 
 
-def _defaults(group: str, name: str) -> str:
-    path = _conf_dir() / group / f"{name}.yaml"
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return ""
-    section = data.get(group, data) if isinstance(data, dict) else {}
-    return _shown(section)
+def _preset(landscape: str) -> dict:
+    """What conf/landscape/<name>.yaml sets beside the signature's defaults (transform_seed=${seed})."""
+    import yaml
+
+    data = yaml.safe_load((_conf_dir() / "landscape" / f"{landscape}.yaml").read_text()) or {}
+    return data.get("landscape") or {}
 
 
 def _experiment_line(path: Path) -> str:
@@ -60,9 +56,11 @@ def rows(section: str) -> list[tuple[str, str, str]]:
 
         return [(n, _first_line(REGISTRY[n].__doc__), _shown(defaults(REGISTRY[n]))) for n in sorted(REGISTRY)]
     if section == "landscapes":
+        from attnopt.conf_store import landscape_node
         from attnopt.landscapes import REGISTRY
 
-        return [(n, _first_line(REGISTRY[n].__doc__), _defaults("landscape", n)) for n in sorted(REGISTRY)]
+        return [(n, _first_line(REGISTRY[n].__doc__), _shown({**landscape_node(n)["landscape"], **_preset(n)}))
+                for n in sorted(REGISTRY)]
     if section == "experiments":
         return [(p.stem, _experiment_line(p), f"attnopt run -m +experiment={p.stem}")
                 for p in sorted((_conf_dir() / "experiment").glob("*.yaml"))]

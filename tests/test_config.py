@@ -35,6 +35,21 @@ def test_optimizer_yaml_restates_no_default(name):
     assert yaml.safe_load(text) == {"defaults": [f"/{conf_store.GROUP}/optimizer/{name}@_here_"]}
 
 
+@pytest.mark.parametrize("name", landscapes.names())
+def test_composed_landscape_config_is_the_constructor_signature(composed, name):
+    config = composed(f"landscape={name}", "seed=7")
+    node = conf_store.landscape_node(name)
+    preset = yaml.safe_load((files("attnopt.conf") / "landscape" / f"{name}.yaml").read_text())
+    assert preset["defaults"] == [f"/{conf_store.GROUP}/landscape/{name}@_here_"]
+    # the file sets only what differs from the signature: a new rotation/shift per run seed
+    assert preset.get("landscape", {}) == ({} if "transform_seed" not in node["landscape"]
+                                           else {"transform_seed": "${seed}"})
+    assert set(preset) <= {"defaults", "landscape"}
+    expected = {**node["landscape"], **({"transform_seed": 7} if "transform_seed" in node["landscape"] else {})}
+    assert config["landscape"] == expected and list(config["landscape"]) == list(expected)
+    assert config["dimension"] == node.get("dimension", 10)  # a data set fixes it; else config.yaml's
+
+
 def test_a_changed_factory_default_reaches_the_composed_config(composed, monkeypatch):
     """The nodes really come from the signature: a factory with another default, registered, is
     composed with it (nothing else holds a copy of the value)."""

@@ -28,12 +28,16 @@ import contextlib
 from typing import Annotated, Callable, NamedTuple, Optional
 
 import numpy as np
-import torch
 
 from attnopt.backend import to_numpy
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
+from attnopt.lazy import LazyModule
 from attnopt.params import Family, ge, gt, le, one_of, takes
+
+# Imported when a task first computes: the classes and their signatures (the configs' defaults,
+# attnopt/conf_store.py) are read without torch's ~2 s import.
+torch = LazyModule("torch")
 
 
 class Split(NamedTuple):
