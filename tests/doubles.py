@@ -1,4 +1,5 @@
 """Test doubles shared by several test modules."""
+from attnopt import backend
 from attnopt.landscapes import Landscape
 
 
@@ -17,3 +18,24 @@ class CallRecorder(Landscape):
 
     def _grad(self, X):
         return 2 * X
+
+
+class Counting(Landscape):
+    """A sphere, ``|x - shift|^2 + offset``, that counts its own evaluations (any backend), to check
+    that nothing evaluates behind the driver's ledger. An ``offset`` keeps a target at 0 from
+    being hit by accident; a ``shift`` moves the optimum off the origin."""
+
+    name = "counting"
+
+    def __init__(self, dim, shift: float = 0.0, offset: float = 0.0):
+        super().__init__(dim)
+        self.shift, self.offset = shift, offset
+        self.f_calls = self.g_calls = 0
+
+    def _value(self, X):
+        self.f_calls += X.shape[0]
+        return backend.rowsum((X - self.shift) ** 2) + self.offset
+
+    def _grad(self, X):
+        self.g_calls += X.shape[0]
+        return 2 * (X - self.shift)

@@ -19,6 +19,7 @@ import attnopt
 from attnopt import backend, landscapes, optimizers
 from attnopt.landscapes import Landscape
 from attnopt.params import bind, signature_params
+from doubles import Counting
 from golden.make_golden import learned_checkpoint
 
 _CKPT = tempfile.TemporaryDirectory()
@@ -60,28 +61,10 @@ def history(res):
     return res.history.drop(columns="time_s")
 
 
-class Counting(Landscape):
-    """A shifted sphere that counts its own evaluations (any backend)."""
-
-    name = "counting"
-
-    def __init__(self, dim):
-        super().__init__(dim)
-        self.f_calls = self.g_calls = 0
-
-    def _value(self, X):
-        self.f_calls += X.shape[0]
-        return backend.rowsum((X - 1.0) ** 2)
-
-    def _grad(self, X):
-        self.g_calls += X.shape[0]
-        return 2 * (X - 1.0)
-
-
 @pytest.mark.parametrize("name,backend_name,dtype", cases())
 @pytest.mark.parametrize("max_evals", [97, 400])
 def test_budget_is_exact_and_nothing_evaluates_behind_the_ledger(name, backend_name, dtype, max_evals):
-    f = Counting(3)
+    f = Counting(3, shift=1.0)
     res = attnopt.minimize(f, name, seed=1, max_iters=None, max_evals=max_evals, backend=backend_name, dtype=dtype,
                            **make(name, **BUSY.get(name, {})))
     h = res.history

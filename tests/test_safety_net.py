@@ -10,7 +10,7 @@ import pytest
 
 import attnopt
 from attnopt import landscapes
-from attnopt.landscapes import Landscape
+from doubles import Counting
 from golden import make_golden
 
 
@@ -31,31 +31,13 @@ def test_golden_history_is_reproduced(case, regenerated):
         assert regenerated[case]["rows"][column] == pinned, column
 
 
-class Counting(Landscape):
-    """A sphere that counts its own evaluations, to check nothing evaluates behind the ledger."""
-
-    name = "counting"
-
-    def __init__(self, dim):
-        super().__init__(dim)
-        self.f_calls = self.g_calls = 0
-
-    def _value(self, X):
-        self.f_calls += X.shape[0]
-        return (X**2).sum(axis=1) + 1.0  # f* = 1: no target is hit by accident at 0
-
-    def _grad(self, X):
-        self.g_calls += X.shape[0]
-        return 2 * X
-
-
 @pytest.mark.parametrize("name,params", [
     ("attention_ipop", dict(n_trials=6, restart_patience=3)),
     ("attention", dict(restarts=4, restart_patience=2, n_trials=5)),
     ("cma", dict(popsize=4, ipop=True, max_restarts=3)),
 ])
 def test_restarts_evaluate_only_through_the_ledger(name, params):
-    f = Counting(3)
+    f = Counting(3, offset=1.0)
     res = attnopt.minimize(f, name, seed=0, max_iters=None, max_evals=1500, **params)
     if name != "cma":
         assert (res.history["phase"] == "restart").any()
