@@ -228,12 +228,17 @@ def check_arrays(optimizer: Optimizer, arrays: ArraySpec, name: str = "this opti
 
 # --- driving the interface ---------------------------------------------------------------------
 
-def iterate(optimizer: Optimizer, state, oracle: Oracle, rng: np.random.Generator):
+def iterate(optimizer: Optimizer, state, oracle: Oracle, rng: np.random.Generator,
+            check: Optional[Callable[[Any], None]] = None):
     """Ask and tell until one iteration completes: ``(state, phase)``. Raises BudgetExhausted when
-    the budget refuses a query (the state passed in is then the last complete one)."""
+    the budget refuses a query (the state passed in is then the last complete one). ``check`` sees
+    the first answer's values before the optimizer does (and may refuse them)."""
     while True:
         state, query = optimizer.ask(state, rng)
         values, grads = oracle.answer(query)
+        if check is not None:
+            check(values)
+            check = None
         state, phase = optimizer.tell(state, values, grads)
         if phase is not None:
             return state, phase
@@ -247,15 +252,14 @@ def start(optimizer: Optimizer, x0, oracle: Oracle, rng: np.random.Generator, bo
     can move from there (scipy's line searches fail with an IndexError, weights are all zero), so
     such a start is bad input, not a run that diverged. It is checked on the first answer (every
     optimizer asks for x0 first), so the check costs no evaluation beyond the ledger's."""
+
+    def finite(values) -> None:
+        if values is not None and not np.isfinite(to_numpy(values)).all():
+            value = float(np.asarray(to_numpy(values), dtype=float).reshape(-1)[0])
+            raise ConfigError(_infinite_start(np.asarray(to_numpy(x0), dtype=float), value))
+
     bounds = box(oracle.landscape.init_bounds if bounds is None else bounds, oracle.dim)
-    state, query = optimizer.ask(optimizer.init(x0, bounds, rng), rng)
-    values, grads = oracle.answer(query)
-    if finite_start and values is not None and not np.isfinite(to_numpy(values)).all():
-        value = float(np.asarray(to_numpy(values), dtype=float).reshape(-1)[0])
-        raise ConfigError(_infinite_start(np.asarray(to_numpy(x0), dtype=float), value))
-    state, phase = optimizer.tell(state, values, grads)
-    if phase is None:
-        state, _ = iterate(optimizer, state, oracle, rng)
+    state, _ = iterate(optimizer, optimizer.init(x0, bounds, rng), oracle, rng, check=finite if finite_start else None)
     return state
 
 
