@@ -34,7 +34,7 @@ import numpy as np
 
 from attnopt.optimizers import metric_search as acma
 from attnopt.optimizers.base import Optimizer, Query
-from attnopt.params import ge, gt, le
+from attnopt.params import ge, gt, le, takes
 
 ARMIJO = 1e-4  # sufficient-decrease constant of the line search (Nocedal & Wright's usual value)
 FTOL = 1e-13  # relative improvement below which a descent step counts as no progress
@@ -134,16 +134,14 @@ class HybridCMAState(NamedTuple):
 LEVEL_STEP = math.sqrt(10.0)
 
 
+@takes(acma.IPOP_OPTIONS)
 def hybrid_cma(
     *,
-    n_trials: Annotated[int, ge(0)] = 0,
-    sigma: Annotated[float, gt(0)] = 0.2,
-    restarts: Annotated[int, ge(0)] = 9,
-    incpopsize: Annotated[float, ge(1), le(100)] = 2.0,
     descend_at: Annotated[float, gt(0), le(1)] = 0.03,
     restart_at: Annotated[float, gt(0), le(1)] = 0.003,
     memory: Annotated[int, gt(0)] = 10,
     descent_iters: Annotated[int, gt(0)] = 50,
+    **options,
 ) -> Optimizer:
     """Attention search with a learned metric (CMA-ES, IPOP) for exploration, L-BFGS gradient
     descent for exploitation; see the module doc. ``n_trials`` 0: 4 + 3 ln d; ``sigma`` a
@@ -152,9 +150,7 @@ def hybrid_cma(
     at every further shrink by sqrt(10), and restarts after the descent at ``restart_at`` (or when
     a CMA stopping rule holds). ``descent_iters`` * d queries at most per descent."""
 
-    def fresh(x0, bounds, restart: int) -> acma.Search:
-        n = int(round((n_trials or acma.default_trials(len(x0))) * incpopsize**restart))
-        return acma.start(x0, acma.initial_sigma(bounds, sigma), max(n, 2))
+    ipop = acma.IPOP(**acma.IPOP_OPTIONS.pick(options))
 
     def restart_state(state, x, loss):
         # the new start is drawn by the next ask, where the generator is
@@ -163,12 +159,12 @@ def hybrid_cma(
 
     def init(x0, bounds, rng):
         x0 = np.asarray(x0, dtype=float)
-        return HybridCMAState(x0, float("nan"), fresh(x0, bounds, 0), 0, level=descend_at, bounds=bounds)
+        return HybridCMAState(x0, float("nan"), ipop.search(x0, bounds, 0), 0, level=descend_at, bounds=bounds)
 
     def after_descent(state, ds):
         """The restart's last descent: restart; an earlier one: the search goes on, the next
         descent half a decade further down."""
-        if state.final and state.restarts < restarts:
+        if state.final and state.restarts < ipop.restarts:
             return restart_state(state, ds.x, ds.f)
         return HybridCMAState(ds.x, ds.f, state.search, state.restarts, None, state.level / LEVEL_STEP, False,
                               state.bounds, ""), "gd"
@@ -179,9 +175,7 @@ def hybrid_cma(
         if state.stage == "mean":
             return state, Query(state.asked[0].mean, grad=True)
         if state.restart_due:
-            low, high = state.bounds
-            state = state._replace(search=fresh(rng.uniform(low, high), state.bounds, state.restarts),
-                                   restart_due=False)
+            state = state._replace(search=ipop.restart(state.bounds, state.restarts, rng), restart_due=False)
         if state.descent is not None:
             return state._replace(stage="descent"), Query(descent_query(state.descent), grad=True)
         Y, X = acma.sample(state.search, rng)

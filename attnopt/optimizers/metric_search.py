@@ -37,7 +37,7 @@ from typing import Annotated, Any, NamedTuple
 import numpy as np
 
 from attnopt.optimizers.base import Optimizer, Query
-from attnopt.params import ge, gt, le
+from attnopt.params import Family, ge, gt, le, takes
 
 #: pycma's default tolerances (tolx is relative to the initial sigma here, so it is scale-free)
 TOLFUN = 1e-11
@@ -228,6 +228,32 @@ class AttentionCMAState(NamedTuple):
     restart_due: bool = False  # the next ask starts afresh from a uniform point of the box
 
 
+class IPOP(NamedTuple):
+    """IPOP-CMA-ES's restart schedule, the one both attention_cma and hybrid_cma follow: restart
+    ``r`` starts a fresh search of ``n_trials * incpopsize**r`` trials (``n_trials`` 0: CMA-ES's
+    default 4 + 3 ln d; at least 2, since one trial cannot rank) with step size ``sigma`` as a
+    fraction of the box's width, from a uniform point of the box."""
+
+    n_trials: int
+    sigma: float
+    restarts: int  # at most
+    incpopsize: float
+
+    def base(self, d: int) -> int:
+        """Trials per generation before any restart."""
+        return max(self.n_trials or default_trials(d), 2)
+
+    def search(self, x0: np.ndarray, bounds, restart: int) -> Search:
+        n = int(round((self.n_trials or default_trials(len(x0))) * self.incpopsize**restart))
+        return start(x0, initial_sigma(bounds, self.sigma), max(n, 2))
+
+    def restart(self, bounds, restart: int, rng: np.random.Generator) -> Search:
+        """Restart ``restart``'s search, its start drawn from ``rng`` (by an ask, where the
+        optimizer's generator is)."""
+        low, high = bounds
+        return self.search(rng.uniform(low, high), bounds, restart)
+
+
 def generation_query(X: np.ndarray) -> Query:
     """All trials in one batched query, which the driver may cut when the budget left is smaller
     than the generation, so the run ends exactly at max_evals (such a generation is not told to
@@ -254,14 +280,22 @@ def narrow(s: Search, n: int) -> Search:
     return s._replace(k=constants(d, n), p_sigma=np.zeros(d), p_c=np.zeros(d), gen=0, best_hist=(), median_hist=())
 
 
-def attention_cma(
+def ipop_options(
     *,
     n_trials: Annotated[int, ge(0)] = 0,
     sigma: Annotated[float, gt(0)] = 0.2,
     restarts: Annotated[int, ge(0)] = 9,
     incpopsize: Annotated[float, ge(1), le(100)] = 2.0,
-    narrow_at: Annotated[float, ge(0), le(1)] = 0.01,
-) -> Optimizer:
+):
+    """The options of the IPOP schedule (:class:`IPOP`), declared once: attention_cma and
+    hybrid_cma take them from here (see :class:`attnopt.params.Family`)."""
+
+
+IPOP_OPTIONS = Family(ipop_options)
+
+
+@takes(IPOP_OPTIONS)
+def attention_cma(*, narrow_at: Annotated[float, ge(0), le(1)] = 0.01, **options) -> Optimizer:
     """Attention search with a learned metric (CMA-ES) and IPOP restarts; see the module doc.
 
     ``n_trials`` 0 means CMA-ES's default 4 + 3 ln d; ``sigma`` is a fraction of the init box's
@@ -271,21 +305,18 @@ def attention_cma(
     :func:`narrow`): the large population is what finds the basin, the small one descends it
     cheaply (the phase is recorded as ``narrow``)."""
 
-    def fresh(x0, bounds, restart: int) -> Search:
-        n = int(round((n_trials or default_trials(len(x0))) * incpopsize**restart))
-        return start(x0, initial_sigma(bounds, sigma), max(n, 2))
+    ipop = IPOP(**IPOP_OPTIONS.pick(options))
 
     def init(x0, bounds, rng):
         x0 = np.asarray(x0, dtype=float)
-        return AttentionCMAState(x0, float("nan"), fresh(x0, bounds, 0), 0, bounds)
+        return AttentionCMAState(x0, float("nan"), ipop.search(x0, bounds, 0), 0, bounds)
 
     def ask(state, rng):
         if state.stage == "start":
             return state, Query(state.x)
         s = state.search
         if state.restart_due:  # drawn here, where the generator is: the restart row was the last tell
-            low, high = state.bounds
-            s = fresh(rng.uniform(low, high), state.bounds, state.restarts)
+            s = ipop.restart(state.bounds, state.restarts, rng)
         Y, X = sample(s, rng)
         return state._replace(search=s, restart_due=False, stage="gen", asked=(Y, X)), generation_query(X)
 
@@ -300,14 +331,14 @@ def attention_cma(
         if not complete:
             return AttentionCMAState(x, loss, s, restart, state.bounds, ""), phase
         s = update(s, Y, losses)
-        base = max(n_trials or default_trials(len(x)), 2)  # one trial cannot rank: as fresh() does
+        base = ipop.base(len(x))
         if narrow_at > 0 and s.k.n > base and settled(s, narrow_at):
             return AttentionCMAState(x, loss, narrow(s, base), restart, state.bounds, ""), "narrow"
-        if restart < restarts and stop_reasons(s, losses):
+        if restart < ipop.restarts and stop_reasons(s, losses):
             return AttentionCMAState(x, loss, s, restart + 1, state.bounds, "", restart_due=True), "restart"
         return AttentionCMAState(x, loss, s, restart, state.bounds, ""), phase
 
     return Optimizer(init, ask, tell, any_backend=False, sigma=lambda state: float(state.search.sigma))
 
 
-__all__ = ["attention_cma", "constants", "start", "sample", "update", "stop_reasons", "Search", "Constants"]
+__all__ = ["attention_cma", "constants", "start", "sample", "update", "stop_reasons", "Search", "Constants", "IPOP"]
