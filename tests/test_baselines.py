@@ -218,20 +218,6 @@ def test_attention_ipop_solves_rotated_ackley():
     assert res.status == "target_reached"
 
 
-def test_new_optimizer_configs_equal_the_factory_defaults():
-    from importlib.resources import files
-
-    import yaml
-
-    from attnopt.params import signature_params
-
-    for name in ("cma", "dual_annealing", "basinhopping", "attention_ipop", "attention", "attention_explore"):
-        conf = yaml.safe_load(files("attnopt.conf.optimizer").joinpath(f"{name}.yaml").read_text())
-        assert conf.pop("name") == name
-        defaults = {k: d for k, (_, _, d) in signature_params(optimizers.REGISTRY[name]).items()}
-        assert conf == defaults
-
-
 @pytest.mark.parametrize("name", ["hybrid1", "hybrid2", "hybrid3"])
 def test_hybrids_pass_the_scale_free_options_to_their_attention_part(name):
     f = landscapes.make("rastrigin", 4, rotate=True, shift=True, transform_seed=0)
