@@ -111,6 +111,7 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
     :class:`~attnopt.run.RunSpec` and composed config (attnopt's sweeper and launcher then neither
     compose the job again nor launch it when its results are complete).
     """
+    import contextlib
     import copy
 
     from hydra import compose, initialize_config_module
@@ -118,6 +119,7 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from attnopt import memory
     from attnopt.run import build
 
     errors = (HydraException, OmegaConfBaseException, ValueError)
@@ -145,7 +147,7 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
         key = o.key_or_group.split("@")[0]
         return "/" in key or key in groups
 
-    with initialize_config_module(config_module="attnopt.conf", version_base=None):
+    with initialize_config_module(config_module="attnopt.conf", version_base=None), contextlib.ExitStack() as scope:
         fixed = overrides if not multirun else [o.input_line for o in parse(overrides) if not o.is_sweep_override()]
         base = composed(fixed, with_hydra=True)
         params = OmegaConf.select(base, "hydra.sweeper.params") if multirun else None
@@ -165,6 +167,8 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
             check_outputs(base, multirun)
             return 1
         seen = set()
+        # the jobs run n_jobs at a time: each is checked against its share of the memory
+        scope.enter_context(memory.shared_by(*concurrent_jobs(base, len({tuple(job) for job in jobs}))))
         for job in jobs:
             key = tuple(job)
             if key in seen:
@@ -192,6 +196,19 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
                 on_job(list(job), spec, cfg)
         check_outputs(base, multirun)
     return len(jobs)
+
+
+def concurrent_jobs(base, n_distinct: int) -> tuple[int, str]:
+    """How many of a sweep's jobs run at once, and the setting that says so: attnopt's (and
+    joblib's) launcher runs ``hydra.launcher.n_jobs`` workers (negative: all CPUs but |n| - 1),
+    never more than there are jobs; other launchers (SLURM) give each job its own machine."""
+    import os
+
+    n_jobs = OmegaConf.select(base, "hydra.launcher.n_jobs", default=None)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
+        return 1, ""  # none, or a bad value that check_launcher names after the jobs
+    workers = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return min(workers, max(n_distinct, 1)), f"hydra.launcher.n_jobs={n_jobs}"
 
 
 def check_outputs(base, multirun: bool) -> None:

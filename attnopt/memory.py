@@ -19,10 +19,11 @@ a machine to the last byte: the limit is what is free now, and other processes s
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 from attnopt.errors import ConfigError
 
@@ -107,16 +108,39 @@ def limit() -> tuple[Optional[int], str]:
     return value, f"{fmt_bytes(value)} {what}"
 
 
+#: how many jobs share the limit at once, and the setting that says so (see :func:`shared_by`)
+_sharing: tuple[int, str] = (1, "")
+
+
+@contextlib.contextmanager
+def shared_by(workers: int, setting: str) -> Iterator[None]:
+    """Inside, every job gets ``1/workers`` of the limit: a sweep's jobs run ``workers`` at a time
+    (``setting``, e.g. ``hydra.launcher.n_jobs=2``), each holding its own arrays, so a job is
+    checked against its share, not against the whole machine."""
+    global _sharing
+    before, _sharing = _sharing, (max(int(workers), 1), setting)
+    try:
+        yield
+    finally:
+        _sharing = before
+
+
 def require(nbytes: float, what: str) -> None:
-    """Refuse, in one line, a command whose arrays would need more than the limit.
+    """Refuse, in one line, a command whose arrays would need more than the limit (or than its
+    share of it, inside :func:`shared_by`).
 
     ``what`` names the value responsible and the arrays, e.g. ``"dimension=1000000000 (64 trials x
     1000000000 coordinates, float64)"``."""
     available, source = limit()
+    configured = source.startswith(f"limit {ENV_VAR}")
+    workers, setting = _sharing
+    if available is not None and workers > 1:
+        available //= workers
+        source = f"1/{workers} share ({fmt_bytes(available)}) of the {source} for each of the {workers} jobs " \
+                 f"that run at once ({setting})"
     if available is None or nbytes <= available:
         return
-    hint = f"; set {ENV_VAR} (e.g. 64G, or none) to change the limit" if not source.startswith(
-        f"limit {ENV_VAR}") else ""
+    hint = f"; set {ENV_VAR} (e.g. 64G, or none) to change the limit" if not configured else ""
     amount = f"about {fmt_bytes(nbytes)} of memory" if math.isfinite(nbytes) else "unbounded memory"
     raise ConfigError(f"{what} needs {amount}, more than the {source}{hint}")
 
@@ -169,9 +193,15 @@ def check_optimizer(params: Mapping[str, Any]) -> None:
     require(4 * 8.0 * rows, f"{_batch_source(params)} ({_count(rows)} points per batch)")
 
 
-def check_run(optimizer_name: str, params: Mapping[str, Any], landscape, dtype: str = "float64") -> None:
-    """Refuse a run whose largest arrays (:func:`run_estimate`) cannot fit."""
+def check_run(optimizer_name: str, params: Mapping[str, Any], landscape, dtype: str = "float64",
+              optimizer=None) -> None:
+    """Refuse a run whose largest arrays (:func:`run_estimate`) cannot fit; ``optimizer`` (the
+    built one) adds what its state holds (``Optimizer.state_bytes``: the learned optimizer's)."""
     nbytes, arrays = run_estimate(optimizer_name, params, landscape, 4 if dtype == "float32" else 8)
+    state_bytes = getattr(optimizer, "state_bytes", None)
+    if state_bytes is not None:
+        nbytes += state_bytes(landscape.dim)
+        arrays += " and the optimizer's state"
     source = _batch_source(params)
     require(nbytes, f"dimension={landscape.dim} with optimizer={optimizer_name}"
                     f"{f' ({source})' if source else ''}: {arrays}, {dtype},")
@@ -192,5 +222,14 @@ def run_estimate(optimizer_name: str, params: Mapping[str, Any], landscape, item
     return nbytes, described
 
 
+def check_batch(rows: int, landscape, itemsize: int) -> None:
+    """Refuse a batch of ``rows`` points whose evaluation cannot fit, before the landscape computes
+    it. The driver (attnopt.oracle) asks this of every batch larger than any before in the run, so
+    what no up-front estimate sees is covered too: an Optimizer object given to ``run`` or
+    ``minimize`` by itself (no parameters to read), and IPOP restarts that grow the population."""
+    require(BATCH_COPIES * rows * landscape.numbers_per_point * itemsize,
+            f"a batch of {_count(rows)} points x {landscape.dim} coordinates (evaluating it)")
+
+
 __all__ = ["ENV_VAR", "BATCH_COPIES", "VECTOR_COPIES", "PLOT_CELL_BYTES", "parse_size", "fmt_bytes", "limit",
-           "require", "largest_batch", "check_optimizer", "check_run", "run_estimate"]
+           "require", "shared_by", "largest_batch", "check_optimizer", "check_run", "check_batch", "run_estimate"]

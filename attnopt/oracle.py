@@ -30,6 +30,7 @@ class Oracle:
         self.g_evals = 0
         self.best_loss = np.inf
         self.best_x: Optional[np.ndarray] = None
+        self.largest_batch = 0  # rows of the largest batch evaluated so far (memory checked up to it)
 
     @property
     def dim(self) -> int:
@@ -70,6 +71,11 @@ class Oracle:
             if fits < 1:
                 raise BudgetExhausted
             X, n = X[:fits], fits
+        if n > self.largest_batch:  # a batch larger than any before: can its evaluation fit?
+            from attnopt import memory
+
+            memory.check_batch(n, self.landscape, X.itemsize)
+            self.largest_batch = n
         self.f_evals += n * want_f
         self.g_evals += n * want_g
         if want_f and want_g:

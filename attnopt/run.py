@@ -103,7 +103,7 @@ def check_run_fits(landscape: Landscape, optimizer: Optimizer, optimizer_name: s
     from attnopt import memory
 
     params = bind(optimizers.REGISTRY[optimizer_name], optimizer_params, where="optimizer")
-    memory.check_run(optimizer_name, params, landscape, arrays.dtype)
+    memory.check_run(optimizer_name, params, landscape, arrays.dtype, optimizer)
     if x0 is not None:
         check_start(landscape, x0)
     if budget.max_evals is not None and budget.max_evals < memory.largest_batch(params, landscape.dim) + 4:

@@ -502,7 +502,9 @@ def minimize(
         from attnopt.params import bind
 
         bound = bind(optimizers_mod.REGISTRY[optimizer_name], optimizer_params, where="optimizer")
-        memory.check_run(optimizer_name, bound, landscape, dtype)  # before the run allocates its batches
+        # before the run allocates its batches; an Optimizer object's are checked by the driver
+        # as they come (attnopt.oracle: every batch larger than those before it)
+        memory.check_run(optimizer_name, bound, landscape, dtype, optimizer)
     arrays = ArraySpec(backend, device, dtype)
     check_arrays(optimizer, arrays, name)
     if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)) or verbose < 0:

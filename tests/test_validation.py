@@ -182,6 +182,47 @@ def test_the_estimate_counts_trials_and_covariances():
     assert task.numbers_per_point > task.dim  # the activations on the training samples count too
 
 
+def test_a_sweeps_jobs_share_the_memory_with_the_jobs_running_beside_them(tmp_path, monkeypatch):
+    # one job of 64 trials x 100,000 coordinates needs ~200 MiB: it fits under 300M alone, not
+    # beside a second worker (150M each)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(memory.ENV_VAR, "300M")
+    job = ["dimension=100000", "plot=false", "hydra.sweep.dir=sweep"]
+    assert cli.validate(["seed=0,1", *job], multirun=True) == 2  # one worker
+    with pytest.raises(ConfigError, match=r"1/2 share .* for each of the 2 jobs that run at once "
+                                          r"\(hydra.launcher.n_jobs=2\)$"):
+        cli.validate(["seed=0,1", "hydra.launcher.n_jobs=2", *job], multirun=True)
+    # never more workers than jobs: one job has the whole limit
+    assert cli.validate(["seed=0", "hydra.launcher.n_jobs=2", *job], multirun=True) == 1
+    assert memory._sharing == (1, "")  # the share ends with the validation
+
+
+def test_the_driver_checks_batches_no_estimate_saw(monkeypatch):
+    """An Optimizer object (no parameters to read) and restarts that grow the population: the
+    driver checks every batch larger than those before it, before the landscape computes it."""
+    monkeypatch.setenv(memory.ENV_VAR, "50M")
+    f = landscapes.make("sphere", 100_000)
+    with pytest.raises(ConfigError, match=r"^a batch of 64 points x 100000 coordinates \(evaluating it\) needs"):
+        attnopt.minimize(f, optimizers.make("attention"), max_iters=2)
+    small = landscapes.make("sphere", 2000)  # 10 trials fit, and 80 (5.1 MB); the 4th restart's 160 do not
+    monkeypatch.setenv(memory.ENV_VAR, "5M")
+    with pytest.raises(ConfigError, match=r"^a batch of 160 points x 2000 coordinates"):
+        attnopt.minimize(small, "attention_ipop", max_iters=None, max_evals=10**6, restart_patience=1)
+
+
+def test_the_learned_optimizers_state_counts(tmp_path, monkeypatch):
+    from golden.make_golden import learned_checkpoint
+
+    checkpoint = learned_checkpoint(tmp_path)
+    opt = optimizers.make("learned", checkpoint=checkpoint)
+    assert opt.state_bytes(1000) == 4 * (10 * 2 * 20 + 20) * 1000  # lstm, 2 layers of 20
+    monkeypatch.setenv(memory.ENV_VAR, "100M")  # gd at d = 100,000 needs ~11 MiB; the LSTM's state ~160 MiB
+    f = landscapes.make("sphere", 100_000)
+    memory.check_run("gd", {"lr": 0.01}, f)
+    with pytest.raises(ConfigError, match="and the optimizer's state"):
+        memory.check_run("learned", {"checkpoint": checkpoint}, f, optimizer=opt)
+
+
 # --- values (section 3) ------------------------------------------------------------------------
 
 

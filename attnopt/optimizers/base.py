@@ -71,6 +71,9 @@ class Optimizer(NamedTuple):
     any_backend: bool = True
     #: the state's current step size, where the optimizer has one (the progress line shows it)
     sigma: Optional[Callable[[State], float]] = None
+    #: bytes its state holds at dimension d beyond the batches it asks for (attnopt.memory adds
+    #: them to a run's estimate), where that is more than a few vectors: the learned optimizer's
+    state_bytes: Optional[Callable[[int], float]] = None
 
 
 def box(bounds, dim: int) -> "tuple[np.ndarray, np.ndarray]":

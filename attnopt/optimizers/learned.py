@@ -64,4 +64,4 @@ def learned(
         x, inner = state.asked
         return LearnedState(x, float(loss), grad, state.t + 1, inner), "learned"
 
-    return Optimizer(init, ask, tell, any_backend=False)
+    return Optimizer(init, ask, tell, any_backend=False, state_bytes=model.state_bytes)

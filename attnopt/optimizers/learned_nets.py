@@ -113,6 +113,16 @@ class LearnedOptimizer(nn.Module):
     def init_state(self, x: torch.Tensor) -> tuple[Any, Any]:
         return feats.init_state(self.features, x), self.net.init_state(x.shape[0], x)
 
+    def state_bytes(self, dim: int) -> float:
+        """Peak memory of a step at ``dim`` coordinates (float32): the per-coordinate state and
+        activations, old and new alive together. Measured as peak RSS growth over three steps at
+        d = 300,000-1,000,000: lstm 297 numbers per coordinate (hidden 20, 2 layers), 911 (hidden
+        64); attention 433 (d_model 16, window 8), 704 (d_model 32); covered with some room."""
+        a = self.arch
+        per_coordinate = (10 * a["layers"] * a["hidden"] + 20 if self.kind == "lstm"
+                          else a["window"] * (3 * a["hidden"] + 24))
+        return 4.0 * per_coordinate * dim
+
     def forward(self, g: torch.Tensor, x: torch.Tensor, state):
         f_state, n_state = state
         inp, f_state = feats.compute(self.features, g, x, f_state)
