@@ -119,7 +119,8 @@ NOT_SETTINGS = {
 #: the context in which a parameter acts (it is inert elsewhere by design)
 CONTEXT = {
     "ess_target": dict(weighting="ess"), "attn_ess_target": dict(attn_weighting="ess"),
-    "restart_patience": dict(restarts=3), "beta": dict(weighting="softmax"), "nesterov": dict(momentum=0.9),
+    "restart_patience": dict(restarts=3), "beta": dict(weighting="softmax"),
+    "attn_beta": dict(attn_weighting="softmax"), "lr_attn_beta": dict(lr_weighting="softmax"), "nesterov": dict(momentum=0.9),
     # the convergence window alone triggers the restarts
     "restart_tol": dict(restarts=3, restart_patience=100_000),
 }
@@ -134,7 +135,9 @@ SPECIAL = {
 ALTERNATIVES = {"restart_tol": [1e6], "popsize": [6], "memory": [1], "descent_iters": [1], "restart_patience": [2], "maxiter": [3], "interval": [1], "niter": [1],
                 "restart_temp_ratio": [0.5], "max_restarts": [0], "evals_per_step": [3], "incpopsize": [5.0],
                 "restarts": [1, 0], "num_restarts": [1], "T": [100.0, 0.01], "n_trials": [6, 12],
-                "narrow_at": [0.0, 0.5]}
+                "narrow_at": [0.0, 0.5],
+                # unset by default (the scale-free modes): a value turns on the report's fixed scale
+                "gd_lr": [1e-3], "lr_min": [1e-5], "lr_max": [0.1]}
 
 
 def alternatives(name, key, spec):

@@ -257,8 +257,9 @@ def test_fig5_draws_every_optimizer_and_the_attention_phases(trapped):
     rows, histories = [], {}
     for name in ["gd", "hybrid2", "hybrid4"]:
         for seed in range(2):
-            res = attnopt.minimize(trapped, name, seed=seed, max_evals=600, max_iters=None,
-                                   **({"lr": 1e-3} if name == "gd" else {}))
+            # hybrid2 with short cycles, so that 600 evaluations include attention phases
+            params = {"gd": {"lr": 1e-3}, "hybrid2": {"gd_steps_per_cycle": 20}}.get(name, {})
+            res = attnopt.minimize(trapped, name, seed=seed, max_evals=600, max_iters=None, **params)
             key = f"{name}_{seed}"
             histories[key] = res.history
             rows.append(dict(optimizer=name, landscape="trapped", dimension=3, f_opt=trapped.f_opt,
@@ -294,15 +295,20 @@ def test_plot_arguments_are_checked(args, message):
 
 def test_plot_records_each_trajectory_from_one_shared_start():
     from attnopt.landscape_plot import trajectories
-    from attnopt.runner import Budget
+    from attnopt.runner import CUT, Budget
 
     f = landscapes.make("rastrigin", 2)
     paths = trajectories(f, ["gd", "attention", "hybrid2"], {"gd": {"lr": 1e-3}}, 5, None, Budget(None, 500))
     starts = {tuple(pts[0]) for pts, _, _ in paths.values()}
     assert len(starts) == 1
     for name, (pts, phases_, res) in paths.items():
-        assert len(pts) == res.iters + 1 and np.array_equal(pts[-1], res.x)
-        assert phases_[1:] == res.history["phase"].tolist()[1:]
+        # a last iteration that the budget cut short (phase "cut": a line search's trial, say)
+        # completed no step, so it adds no point; the final iterate is the last complete one
+        recorded = res.history["phase"].tolist()
+        complete = recorded[:-1] if recorded[-1] == CUT else recorded
+        assert len(pts) == len(complete) == res.iters + 1 - (recorded[-1] == CUT)
+        assert np.array_equal(pts[-1], res.x)
+        assert phases_[1:] == complete[1:]
     # the recorded gd path is gd's own: same as a plain run with that rate
     plain = attnopt.minimize(f, "gd", seed=5, lr=1e-3, max_evals=500, max_iters=None)
     assert np.array_equal(paths["gd"][0][-1], plain.x)
@@ -344,3 +350,95 @@ def test_table4_small_sweep_through_the_cli_writes_table_and_figure(tmp_path):
     table = pd.read_csv(report / "table4.csv")
     assert sorted(table["optimizer"]) == sorted(runs)
     assert (report / "table4.md").is_file() and (report / "fig5.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# --- scale-free defaults (issue 16) --------------------------------------------------------------
+
+class Stretched(Landscape):
+    """``loss_scale * rastrigin(x / x_scale)`` on ``x_scale`` times Rastrigin's box: the same landscape
+    in other units. Powers of two keep the products exact, so a scale-free optimizer's history is
+    the original's, scaled, up to the rounding of a few sums."""
+
+    name = "stretched"
+
+    def __init__(self, dim, x_scale, loss_scale):
+        super().__init__(dim)
+        self.base, self.s, self.a = landscapes.make("rastrigin", dim), x_scale, loss_scale
+        self.init_bounds = (-4.0 * x_scale, 4.0 * x_scale)
+
+    def _value(self, X):
+        return self.a * self.base._value(X / self.s)
+
+    def _grad(self, X):
+        return (self.a / self.s) * self.base._grad(X / self.s)
+
+
+@pytest.mark.parametrize("name", HYBRIDS)
+def test_hybrid_defaults_do_not_depend_on_the_landscape_s_units(name):
+    """Stretching x by 2**7 and the loss by 2**-10 changes nothing but the units of the history:
+    attention's sigma follows the box, its weights and the line search's test follow the losses'
+    ratios, and the first gradient step is a fraction of the box."""
+    unit, scaled = Stretched(3, 1.0, 1.0), Stretched(3, 2.0**7, 2.0**-10)
+    a = attnopt.minimize(unit, name, seed=11, max_evals=3000, max_iters=None)
+    b = attnopt.minimize(scaled, name, seed=11, max_evals=3000, max_iters=None)
+    assert len(set(phases(a))) >= 2  # both parts acted (hybrid4: init and lr_search)
+    np.testing.assert_allclose(b.history["loss"].to_numpy(), 2.0**-10 * a.history["loss"].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(b.x, 2.0**7 * a.x, rtol=1e-9)
+    # the report's fixed scales do depend on the units: the same run is another run there
+    fixed = dict(lr_min=1e-5, lr_max=0.1) if name == "hybrid4" else dict(gd_lr=1e-3)
+    c = attnopt.minimize(unit, name, seed=11, max_evals=3000, max_iters=None, **fixed)
+    d = attnopt.minimize(scaled, name, seed=11, max_evals=3000, max_iters=None, **fixed)
+    fixed_unit, fixed_scaled = c.history["loss"].to_numpy(), d.history["loss"].to_numpy()
+    assert len(fixed_unit) != len(fixed_scaled) or not np.allclose(fixed_scaled, 2.0**-10 * fixed_unit, rtol=1e-3)
+
+
+def test_line_search_gd_accepts_only_armijo_steps_and_pays_for_each_trial():
+    from attnopt.optimizers.gradient import ARMIJO, gd_backtracking
+
+    f = landscapes.make("rastrigin", 2)
+    opt = gd_backtracking(step0=0.3)  # long first steps: some are rejected
+    oracle, rng = Oracle(f), np.random.default_rng(0)
+    state = start(opt, np.array([1.3, -2.2]), oracle, rng)
+    losses = [state.loss]
+    for _ in range(20):
+        before = state
+        state, _ = iterate(opt, state, oracle, rng)
+        step = np.asarray(state.x) - np.asarray(before.x)
+        g = np.asarray(before.grad)
+        # the accepted point lies along -g, and it decreased f by Armijo's fraction of the slope
+        lr = float(-step @ g / (g @ g))
+        np.testing.assert_allclose(step, -lr * g, rtol=1e-12, atol=1e-15)
+        assert state.loss <= before.loss - ARMIJO * lr * float(g @ g)
+        losses.append(state.loss)
+    assert losses[-1] < losses[0]
+    # every step: one gradient; every trial (accepted or not): one value
+    assert oracle.g_evals == 21 and oracle.f_evals > 21
+
+
+class Quadratic(Landscape):
+    """0.5 * curvature * |x|^2 on [-5, 5]^d."""
+
+    name = "quadratic"
+
+    def __init__(self, dim, curvature):
+        super().__init__(dim)
+        self.c = curvature
+
+    def _value(self, X):
+        return 0.5 * self.c * (X**2).sum(axis=1)
+
+    def _grad(self, X):
+        return self.c * X
+
+
+def test_line_search_gd_descends_where_a_fixed_rate_diverges_or_crawls():
+    """Curvature 1e4: lr 1e-3 diverges; curvature 1e-4: it crawls. The line search (the hybrids'
+    default gd part) takes both to 1e-8 within the same budget."""
+    from attnopt.optimizers.gradient import gd, gd_backtracking
+
+    for curvature in (1e4, 1e-4):
+        f = Quadratic(4, curvature)
+        adaptive = attnopt.minimize(f, gd_backtracking(), seed=0, max_evals=2000, max_iters=None, target=1e-8)
+        fixed = attnopt.minimize(f, gd(lr=1e-3), seed=0, max_evals=2000, max_iters=None)
+        assert adaptive.best_loss <= 1e-8, (curvature, adaptive.best_loss)
+        assert not fixed.best_loss <= 0.99 * fixed.history["loss"].iloc[0], (curvature, fixed.best_loss)

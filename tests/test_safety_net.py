@@ -91,7 +91,9 @@ def test_hybrids_pass_their_attention_settings_on(name, key, values):
     f = landscapes.make("rastrigin", 3)
     fast = dict(hybrid1=dict(plateau_patience=1, plateau_tol=0.5), hybrid2=dict(gd_steps_per_cycle=2),
                 hybrid3=dict(gd_steps_per_restart=2))[name]
-    a, b = (attnopt.minimize(f, name, seed=0, max_iters=30, **fast, **{key: v}).history.drop(columns="time_s")
+    # beta is the temperature of softmax weights (the default weighting, ess, sets its own)
+    context = dict(attn_weighting="softmax") if key == "attn_beta" else {}
+    a, b = (attnopt.minimize(f, name, seed=0, max_iters=30, **fast, **context, **{key: v}).history.drop(columns="time_s")
             for v in values)
     assert (a["phase"] == "attention").any()
     assert not a.equals(b)

@@ -19,9 +19,9 @@ from attnopt.optimizers.base import Optimizer, Query
 from attnopt.params import Family, ge, gt, le, one_of, takes
 
 
-# A sanity bound, not a tuning choice: beyond it one batch of trials no longer fits in memory at
-# any useful dimension, and the error should say so instead of numpy's MemoryError.
-MAX_TRIALS = 1_000_000
+# Trial counts have no fixed upper bound: what fits depends on the dimension and the machine, so
+# attnopt.memory refuses, in one line with its estimate, a batch that cannot fit (before anything
+# is allocated), for attention and for every optimizer that takes its options (the hybrids).
 
 
 class AttentionState(NamedTuple):
@@ -223,7 +223,7 @@ def adaptive_search(sigmas: np.ndarray, eta: float, weigh: weightings.Weighting,
 
 def attention_options(
     *,
-    n_trials: Annotated[int, gt(0), le(MAX_TRIALS)] = 64,
+    n_trials: Annotated[int, gt(0)] = 64,
     sigma: Annotated[float, gt(0)] = 0.3,
     beta: Annotated[float, gt(0)] = 1.0,
     eta: Annotated[float, gt(0)] = 1.0,
@@ -274,9 +274,9 @@ def attention_ipop(**options) -> Optimizer:
 @takes(Family(attention_options, exclude=("n_trials", "sigma")))
 def attention_explore(
     *,
-    n_exploit: Annotated[int, ge(0), le(MAX_TRIALS)] = 48,
+    n_exploit: Annotated[int, ge(0)] = 48,
     sigma_exploit: Annotated[float, gt(0)] = 0.1,
-    n_explore: Annotated[int, ge(0), le(MAX_TRIALS)] = 16,
+    n_explore: Annotated[int, ge(0)] = 16,
     sigma_explore: Annotated[float, gt(0)] = 1.0,
     **options,
 ) -> Optimizer:

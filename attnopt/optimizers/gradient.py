@@ -64,6 +64,76 @@ def gd(*, lr: Annotated[float, gt(0)] = 1e-2) -> Optimizer:
     return first_order(*gd_rule(lr), "gd")
 
 
+class LineSearchState(NamedTuple):
+    x: Any
+    loss: float
+    grad: Any  # None until x0 is told
+    lr: float  # the rate the next step tries first (NaN: not yet set from the domain)
+    t: int  # steps taken
+    stage: str = ""  # "" (between steps), "trial" (a trial point's value asked), "accept" (its gradient asked)
+    asked: Any = None  # (trial point, its loss) while a step is under way
+    width: float = 1.0  # mean width of the init box: the first step's length is a fraction of it
+
+
+#: Armijo's sufficient-decrease constant (Nocedal & Wright's usual value)
+ARMIJO = 1e-4
+
+
+def gd_backtracking(*, step0: float = 0.01, grow: float = 2.0, shrink: float = 0.5, bb: bool = True) -> Optimizer:
+    """Gradient descent whose rate adapts to the landscape (backtracking Armijo line search).
+
+    A step tries x - lr g (its value only) and accepts it when f decreased by at least
+    ``ARMIJO * lr * |g|^2``; it then asks for the gradient there. The next step's first rate is
+    Barzilai and Borwein's s.s / s.y (s the step, y the change of the gradient: the rate of the
+    quadratic through the last two gradients, which makes steepest descent fast along narrow
+    valleys; ``bb=False`` or s.y <= 0: ``grow * lr``). A rejected trial multiplies lr by ``shrink``
+    and tries again within the same step, so every accepted step decreases f. The first rate makes the first trial step ``step0`` times the init box's mean width
+    long, so nothing is tied to the landscape's scale. An accepted step costs 1 f + 1 grad, as gd's,
+    each rejected trial 1 f more. When the trial step is lost to rounding (x - lr g == x), the step
+    ends where it is (a step without progress, which a hybrid's plateau test sees).
+    """
+
+    def init(x0, bounds, rng):
+        low, high = bounds
+        return LineSearchState(backend.as_point(x0), float("nan"), None, float("nan"), 0,
+                               width=float(np.mean(np.asarray(high) - np.asarray(low))))
+
+    def ask(state, rng):
+        if state.grad is None:
+            return state, Query(state.x, grad=True)
+        if state.stage == "accept":
+            return state, Query(state.asked[0], value=False, grad=True)
+        g = state.grad
+        lr = state.lr
+        if not lr == lr:  # NaN: the first step, its length a fraction of the domain
+            norm = float((g * g).sum()) ** 0.5
+            lr = step0 * state.width / norm if norm > 0 else step0 * state.width
+        trial = state.x - lr * g
+        return state._replace(lr=lr, stage="trial", asked=(trial, None)), Query(trial)
+
+    def tell(state, values, grads):
+        if state.grad is None:
+            return state._replace(loss=float(values), grad=grads), "init"
+        if state.stage == "accept":
+            x, loss = state.asked
+            lr = grow * state.lr
+            if bb:  # Barzilai-Borwein: the rate a quadratic through the last two gradients gives
+                step, change = x - state.x, grads - state.grad
+                curvature = float((step * change).sum())
+                if curvature > 0:
+                    lr = float((step * step).sum()) / curvature
+            return LineSearchState(x, loss, grads, lr, state.t + 1, width=state.width), "gd"
+        loss, g, lr = float(values), state.grad, state.lr
+        gg = float((g * g).sum())
+        if loss <= state.loss - ARMIJO * lr * gg:  # NaN and inf never pass
+            return state._replace(stage="accept", asked=(state.asked[0], loss)), None
+        if not gg > 0 or bool((state.asked[0] == state.x).all()):  # x cannot move any more: a step in place
+            return state._replace(t=state.t + 1, stage="", asked=None), "gd"
+        return state._replace(lr=lr * shrink, asked=None), None  # the next ask tries the shorter step
+
+    return Optimizer(init, ask, tell)
+
+
 def sgd(
     *,
     lr: Annotated[float, gt(0)] = 1e-3,

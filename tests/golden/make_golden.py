@@ -28,15 +28,26 @@ COLUMNS = ("loss", "best_loss", "f_evals", "g_evals", "phase")
 LANDSCAPES = (("rastrigin", 4), ("trapped", 3))
 MAX_EVALS = 997  # odd, so that most optimizers' last step does not fit exactly
 
+#: the hybrids with the report's fixed scales and their earlier controller settings (their defaults
+#: before issue 16 made them scale-free: gd at lr 1e-3, attention sigma absolute, softmax with beta
+#: 1, hybrid4's rates in [1e-5, 0.1]); these cases pin exactly the histories the defaults gave before
+REPORT_SCALES = {
+    "hybrid1": dict(gd_lr=1e-3, attn_sigma=0.3, attn_sigma_scale="absolute", attn_weighting="softmax", plateau_tol=1e-5),
+    "hybrid2": dict(gd_lr=1e-3, attn_sigma=0.3, attn_sigma_scale="absolute", attn_weighting="softmax",
+                    gd_steps_per_cycle=50),
+    "hybrid3": dict(gd_lr=1e-3, attn_sigma=1.0, attn_sigma_scale="absolute", attn_weighting="softmax"),
+    "hybrid4": dict(lr_min=1e-5, lr_max=0.1, lr_weighting="softmax"),
+}
+
 #: settings beyond the defaults that reach a mechanism (restart, phase switch) within ROWS rows
 EXTRA = {
     "attention_ipop": [dict(restart_patience=4)],
     "attention": [dict(weighting="ess", sigma_adapt="success"), dict(restarts=3, restart_patience=5)],
     "attention_explore": [dict(sigma_adapt="csa", weighting="rank")],
-    "hybrid1": [dict(plateau_patience=2, plateau_tol=0.5, attn_steps_per_phase=3)],
-    "hybrid2": [dict(gd_steps_per_cycle=5, attn_steps_per_cycle=3)],
-    "hybrid3": [dict(gd_steps_per_restart=5, attn_steps_per_restart=2, num_restarts=3)],
-    "hybrid4": [dict(lr_choice="best")],
+    "hybrid1": [dict(plateau_patience=2, plateau_tol=0.5, attn_steps_per_phase=3), REPORT_SCALES["hybrid1"]],
+    "hybrid2": [dict(gd_steps_per_cycle=5, attn_steps_per_cycle=3), REPORT_SCALES["hybrid2"]],
+    "hybrid3": [dict(gd_steps_per_restart=5, attn_steps_per_restart=2, num_restarts=3), REPORT_SCALES["hybrid3"]],
+    "hybrid4": [dict(lr_choice="best"), REPORT_SCALES["hybrid4"]],
     "cma": [dict(popsize=6, ipop=True)],
 }
 
