@@ -31,12 +31,12 @@ def small_preset():
     return int(str(cfg.hydra.sweeper.params.dimension)), int(cfg.budget.max_evals), float(cfg.budget.target), seeds
 
 
-def outcome(name, problem, rotate, dim, max_evals, seeds):
+def outcome(name, problem, rotate, dim, max_evals, seeds, **params):
     solved, evals = 0, []
     for seed in seeds:
         f = landscapes.make(problem, dim, rotate=rotate, shift=rotate, transform_seed=seed)
         target = (f.f_opt or 0.0) + 1e-8
-        r = attnopt.minimize(f, name, seed=seed, max_iters=None, max_evals=max_evals, target=target)
+        r = attnopt.minimize(f, name, seed=seed, max_iters=None, max_evals=max_evals, target=target, **params)
         if r.best_loss <= target:
             solved += 1
             evals.append(r.f_evals + r.g_evals)
@@ -55,3 +55,27 @@ def test_small_grid_ordering(problem, rotate):
     if problem != "trapped":
         assert hybrid[1] < cma[1], (hybrid, cma)
     assert attention[0] >= cma[0], (attention, cma)
+
+
+#: the report's hybrids at the report's fixed scales (gd lr 1e-3, attention sigma 0.3 absolute,
+#: softmax beta 1; their defaults before issue 16), beside the scale-free defaults
+REPORT_SCALES = {
+    "hybrid1": dict(gd_lr=1e-3, attn_sigma=0.3, attn_sigma_scale="absolute", attn_weighting="softmax",
+                    plateau_tol=1e-5),
+    "hybrid2": dict(gd_lr=1e-3, attn_sigma=0.3, attn_sigma_scale="absolute", attn_weighting="softmax",
+                    gd_steps_per_cycle=50),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REPORT_SCALES))
+@pytest.mark.parametrize("problem,rotate", [("rastrigin", True), ("ackley", True), ("trapped", False)])
+def test_scale_free_hybrids_solve_where_the_report_s_scales_do_not(name, problem, rotate):
+    """Issue 16, goal 3: with the fixed scales hybrids 1 and 2 solve no run of these problems at
+    the small preset's size; with their scale-free defaults each solves some (when the defaults
+    were chosen: 2-3 of 3 each)."""
+    dim, max_evals, _, seeds = small_preset()
+    fixed = outcome(name, problem, rotate, dim, max_evals, seeds, **REPORT_SCALES[name])
+    scale_free = outcome(name, problem, rotate, dim, max_evals, seeds)
+    assert scale_free[0] >= 1 and scale_free[0] > fixed[0], (scale_free, fixed)
+
