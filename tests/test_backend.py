@@ -99,7 +99,9 @@ def test_random_optimizers_on_torch_are_deterministic_and_budget_exact(optimizer
     assert runs[0].f_evals + runs[0].g_evals <= 1500
     assert runs[0].best_loss < runs[0].history["loss"].iloc[0]
     assert isinstance(runs[0].x, np.ndarray) and runs[0].x.dtype == np.float64
-    assert runs[0].best_loss == pytest.approx(float(f(runs[0].best_x)), rel=1e-5)
+    # float32 Rastrigin sums terms of size 10 d: near its minimum its value is exact only to ~1e-5
+    assert runs[0].best_loss == pytest.approx(float(f(runs[0].best_x)), rel=1e-5,
+                                              abs=1e-5 if dtype == "float32" else 1e-12)
 
 
 def test_attention_on_torch_reduces_sphere_loss_like_numpy():

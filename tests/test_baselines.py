@@ -223,9 +223,10 @@ def test_hybrids_pass_the_scale_free_options_to_their_attention_part(name):
     f = landscapes.make("rastrigin", 4, rotate=True, shift=True, transform_seed=0)
     run = lambda **kw: attnopt.minimize(f, name, seed=0, max_iters=400, attn_n_trials=8, **kw)  # noqa: E731
     default = run()
-    same = run(attn_weighting="softmax", attn_sigma_adapt="none")
+    same = run(attn_weighting="ess", attn_sigma_adapt="none", attn_sigma_scale="domain")  # the defaults
     assert _comparable(default.history).equals(_comparable(same.history))
-    for options in (dict(attn_weighting="ess", attn_ess_target=0.5), dict(attn_sigma_adapt="csa")):
+    for options in (dict(attn_weighting="softmax"), dict(attn_weighting="rank"), dict(attn_ess_target=0.5),
+                    dict(attn_sigma_adapt="csa"), dict(attn_sigma_scale="absolute")):
         changed = run(**options)
         attention_steps = changed.history["phase"] == "attention"
         assert attention_steps.any()
