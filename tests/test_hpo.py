@@ -163,3 +163,17 @@ def test_search_figure_shows_every_method_and_the_reference_curve():
     assert [t.get_text() for t in regret.get_xticklabels()] == ["grid", "random"]
     assert regret.get_yscale() == "log"
     plt.close(fig)
+
+
+def test_the_benchmark_of_the_cores_searches_on_hpos_problem_runs():
+    """scripts/bench_hpo_attention.py (why hpo keeps its own attention search) at its smallest:
+    it measures, it does not judge here."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bench_hpo_attention.py"
+    out = subprocess.run([sys.executable, str(script), "--seeds", "1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line for line in out.stdout.splitlines()[1:] if line.strip()]
+    assert len(rows) == 5 and rows[0].split()[-1] == "1.0"  # hpo's own first, the ratios' reference
