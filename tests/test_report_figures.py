@@ -24,6 +24,11 @@ def test_every_optimizer_has_its_own_colour_and_line_style():
     for a, b in [("gd", "dual_annealing"), ("hybrid3", "basinhopping")]:  # the pairs that looked alike
         assert (looks[a]["color"], looks[a]["ls"]) != (looks[b]["color"], looks[b]["ls"])
     assert styles(["gd", "cma"])["gd"] == styles(["cma", "gd", "adam"])["gd"]  # order given does not matter
+    # the compare grid's 15 optimizers and the learned one: a colour each (gd and cma were both blue)
+    grid = names + ["attention_cma", "hybrid_cma"]
+    assert len({s["color"] for s in styles(grid).values()}) == len(grid) == 16
+    many = styles([f"opt{i}" for i in range(40)])  # beyond 16 colours repeat, never with the same style
+    assert len({(s["color"], s["ls"]) for s in many.values()}) == 40
 
 
 def _paths(name, optimizers, max_evals=400, **params):

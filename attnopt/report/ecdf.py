@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 
 from attnopt.report.markdown import FIXED_LAYOUT  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
-from attnopt.report.style import ordered, styles  # noqa: E402
+from attnopt.report.style import HANDLE_LENGTH, ordered, styles  # noqa: E402
 
 LOG_TARGETS = 10.0 ** np.linspace(2.0, -8.0, 51)
 N_TARGETS = 51
@@ -249,8 +249,9 @@ def ecdf_figure(runs: pd.DataFrame, histories: dict, max_cols: int = 5) -> plt.F
     width, height = fig.get_figwidth(), fig.get_figheight()
     fig.subplots_adjust(left=0.75 / width, right=1 - 2.1 / width, bottom=0.5 / height, top=1 - 0.75 / height,
                         wspace=0.12, hspace=0.75)
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1 - 2.0 / width, 1 - 0.75 / height),
-               frameon=False, fontsize=8, title="optimizer", title_fontsize=8)
+    fig.legend(handles=handles, handlelength=HANDLE_LENGTH, loc="upper left",
+               bbox_to_anchor=(1 - 2.0 / width, 1 - 0.75 / height), frameon=False, fontsize=8, title="optimizer",
+               title_fontsize=8)
     fig.suptitle(f"Runtime ECDFs per dimension, {N_TARGETS} targets per problem (x: end of budget)", fontsize=10,
                  y=1 - 0.15 / height, va="top")
     setattr(fig, FIXED_LAYOUT, True)  # margins above are in inches: no tight bbox needed

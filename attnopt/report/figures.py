@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 from attnopt.report.curves import median_band  # noqa: E402
 from attnopt.report.markdown import FIXED_LAYOUT  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure  # noqa: E402
-from attnopt.report.style import ordered, styles  # noqa: E402
+from attnopt.report.style import HANDLE_LENGTH, ordered, styles  # noqa: E402
 from attnopt.report.tables import require  # noqa: E402
 
 #: losses at or below this (after subtracting f_opt) are drawn at it, so a run that hit the optimum
@@ -112,8 +112,8 @@ def fig1(runs: pd.DataFrame, histories: dict) -> plt.Figure:
     fig.suptitle(f"Loss of the iterate against evaluations: {band} over {_seeds(seeds)} "
                  f"(values below {FLOOR:g} drawn at {FLOOR:g})", y=1 - 0.12 / height, va="top", fontsize=11)
     # Below the title, above the panels, so it hides no curve.
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), frameon=False,
-               bbox_to_anchor=(0.5, 1 - 0.85 / height), fontsize=9)
+    fig.legend(handles=handles, handlelength=HANDLE_LENGTH, loc="lower center", ncol=min(len(handles), 7),
+               frameon=False, bbox_to_anchor=(0.5, 1 - 0.85 / height), fontsize=9)
     setattr(fig, FIXED_LAYOUT, True)  # margins above are in inches: no tight bbox needed
     return fig
 

@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 
 from attnopt.report.curves import curves_on_grid, median_band  # noqa: E402
 from attnopt.report.figures import FLOOR, _gap_history  # noqa: E402
-from attnopt.report.style import styles  # noqa: E402
+from attnopt.report.style import HANDLE_LENGTH, styles  # noqa: E402
 from attnopt.report.markdown import fraction, median_iqr, number  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
 from attnopt.report.tables import gap_to_optimum, require  # noqa: E402
@@ -170,8 +170,8 @@ def fig5(runs: pd.DataFrame, histories: dict) -> plt.Figure:
     fig.tight_layout(rect=(0, 0, 0.88, 1))
     # Outside the panels: every corner of them holds some optimizer's curve.
     handles = [plt.Line2D([], [], lw=2, label=f"{n} ({len(groups[n])})", **look[n]) for n in names]
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.885, 0.93), fontsize=9, frameon=False,
-               title="optimizer (seeds)", title_fontsize=9)
+    fig.legend(handles=handles, handlelength=HANDLE_LENGTH, loc="upper left", bbox_to_anchor=(0.885, 0.93),
+               fontsize=9, frameon=False, title="optimizer (seeds)", title_fontsize=9)
     if mesh is not None:
         bar = fig.add_axes((0.9, 0.06, 0.012, 0.12))
         fig.colorbar(mesh, cax=bar)
