@@ -106,3 +106,47 @@ def test_every_landscape_and_optimizer_is_pinned_or_said_why_not():
     pinned = {c.split("=")[1] for c in HASHES_BEFORE}
     assert set(landscapes.names()) <= pinned
     assert set(optimizers.names()) - pinned == {n for n in optimizers.names() if n.startswith(("attention", "hybrid"))}
+
+
+def _stated_value(text: str):
+    """The value a docs table states for a parameter, ``(0.01)``, ``(`softmax` | `rank`)``,
+    ``(0 = 4 + 3 ln d)``: its first word, as a number, a boolean or a word (None: prose)."""
+    import re
+
+    word = re.match(r"\s*`?([\w.+-]+)`?", text)
+    if not word:
+        return None
+    token = word.group(1)
+    if token in ("true", "false"):
+        return token == "true"
+    try:
+        return float(token)
+    except ValueError:
+        return token
+
+
+def test_the_docs_tables_state_the_signatures_defaults():
+    """README.md and docs/reference.md restate defaults for readers; they must say what the one
+    place that holds them (the factory's signature) says."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    checked = 0
+    for doc in (root / "README.md", root / "docs" / "reference.md"):
+        for line in doc.read_text().splitlines():
+            row = re.match(r"\| `(\w+)` \|(.*)", line)
+            if not row or row.group(1) not in optimizers.REGISTRY:
+                continue
+            signature = defaults(optimizers.REGISTRY[row.group(1)])
+            for key, text in re.findall(r"`(\w+)` \(([^)]*)\)", row.group(2)):
+                stated, default = _stated_value(text), signature.get(key)
+                if key not in signature or stated is None or isinstance(stated, str) != isinstance(default, str):
+                    continue  # prose ("see below"), or a word where the default is a number
+                if isinstance(default, bool) or isinstance(stated, bool):
+                    assert stated is default, f"{doc.name}: {row.group(1)}.{key} ({text}) but the default is {default}"
+                else:
+                    assert stated == pytest.approx(default), \
+                        f"{doc.name}: {row.group(1)}.{key} ({text}) but the default is {default}"
+                checked += 1
+    assert checked >= 40  # the tables are there and were read
