@@ -109,7 +109,9 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
 
     ``on_job(job_overrides, spec, job_config)`` is called with each distinct job's validated
     :class:`~attnopt.run.RunSpec` and composed config (attnopt's sweeper and launcher then neither
-    compose the job again nor launch it when its results are complete).
+    compose the job again nor launch it when its results are complete). For a single run it is
+    called once every check has passed, inside Hydra's compose context, with the config Hydra
+    composed, hydra node included (:func:`run_single` then runs it).
     """
     import contextlib
     import copy
@@ -135,11 +137,16 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
                 base = None
             raise ConfigError(_one_line(exc, base)) from None
 
+    parser, known = OverridesParser.create(), {}
+
     def parse(lines: list[str]):
+        # each distinct line once (~2 ms a line): a sweep's jobs share all their lines but one or two
+        new = list(dict.fromkeys(line for line in lines if line not in known))
         try:
-            return OverridesParser.create().parse_overrides(lines)
+            known.update(zip(new, parser.parse_overrides(new)) if new else ())
         except errors as exc:
             raise ConfigError(_one_line(exc)) from None
+        return [known[line] for line in lines]
 
     groups = config_groups()
 
@@ -147,7 +154,9 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
         key = o.key_or_group.split("@")[0]
         return "/" in key or key in groups
 
-    with initialize_config_module(config_module="attnopt.conf", version_base=None), contextlib.ExitStack() as scope:
+    # job_name: what @hydra.main names attnopt.run's jobs (hydra.job.name in .hydra/hydra.yaml)
+    with initialize_config_module(config_module="attnopt.conf", version_base=None, job_name="run"), \
+            contextlib.ExitStack() as scope:
         fixed = overrides if not multirun else [o.input_line for o in parse(overrides) if not o.is_sweep_override()]
         base = composed(fixed, with_hydra=True)
         params = OmegaConf.select(base, "hydra.sweeper.params") if multirun else None
@@ -162,9 +171,9 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
             with open_dict(job_cfg):
                 del job_cfg["hydra"]
             spec = build(job_cfg)
-            if on_job is not None:
-                on_job(list(overrides), spec, base)
             check_outputs(base, multirun)
+            if on_job is not None:  # inside Hydra's context, after every check (run_single runs the job)
+                on_job(list(overrides), spec, base)
             return 1
         seen = set()
         # the jobs run n_jobs at a time: each is checked against its share of the memory
@@ -238,6 +247,54 @@ def check_launcher(cfg) -> None:
         check_n_jobs(n_jobs)
 
 
+class _Callbacks:
+    """The config's Hydra callbacks (hydra.callbacks), each hook called on each of them in order, the
+    end hooks in reverse order, as Hydra calls them (its own class for this is private)."""
+
+    def __init__(self, config):
+        from hydra.utils import instantiate
+
+        self.callbacks = [instantiate(node) for node in (config.hydra.callbacks or {}).values()]
+
+    def _notify(self, hook: str, reverse: bool = False, **kwargs) -> None:
+        for callback in reversed(self.callbacks) if reverse else self.callbacks:
+            getattr(callback, hook)(**kwargs)
+
+    def on_run_start(self, **kwargs) -> None:
+        self._notify("on_run_start", **kwargs)
+
+    def on_run_end(self, **kwargs) -> None:
+        self._notify("on_run_end", reverse=True, **kwargs)
+
+    def on_job_start(self, **kwargs) -> None:
+        self._notify("on_job_start", **kwargs)
+
+    def on_job_end(self, **kwargs) -> None:
+        self._notify("on_job_end", reverse=True, **kwargs)
+
+
+def run_single(overrides: list[str], spec, config) -> None:
+    """`attnopt run key=value ...` (no -m) from the config :func:`validate` composed, as Hydra's
+    @hydra.main runs a job (callbacks' on_run_start and on_run_end around Hydra's public run_job,
+    the same output directory and HydraConfig), without composing the config twice more."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.utils import run_job
+    from hydra.types import HydraContext, RunMode
+
+    from attnopt.run import hydra_main
+
+    with open_dict(config):
+        config.hydra.mode = RunMode.RUN
+        config.hydra.overrides.hydra.append("hydra.mode=RUN")  # as @hydra.main records it
+    callbacks = _Callbacks(config)
+    callbacks.on_run_start(config=config, config_name="config")
+    context = HydraContext(config_loader=GlobalHydra.instance().config_loader(), callbacks=callbacks)
+    ret = run_job(hydra_context=context, task_function=hydra_main, config=config, job_dir_key="hydra.run.dir",
+                  job_subdir_key=None)
+    callbacks.on_run_end(config=config, config_name="config", job_return=ret)
+    _ = ret.return_value  # a failed run raises its exception here, as under @hydra.main
+
+
 # Hydra refuses these together with -m (with a traceback); the config they print is the same without -m.
 _SINGLE_MODE_FLAGS = {"-c", "--cfg", "-i", "--info", "-sc", "--shell-completion"}
 
@@ -251,10 +308,15 @@ def run_command(args: list[str]) -> int:
     if not info:
         from attnopt import sweep
 
+        # A single run with no Hydra flags (-cn, -cd, --cfg, ...) is run from the config composed
+        # here; otherwise Hydra composes again (@hydra.main: once to learn the mode, once to run).
+        single = not multirun and not any(a.startswith("-") for a in args)
         try:
-            validate(overrides, multirun, on_job=sweep.plan if multirun else None)
+            validate(overrides, multirun, on_job=sweep.plan if multirun else run_single if single else None)
         except ConfigError as exc:
             return fail(str(exc))
+        if single:
+            return 0
     from attnopt.run import hydra_main
 
     sys.argv = ["attnopt run", *args]

@@ -255,11 +255,14 @@ def _task_reference(task_function: TaskFunction) -> tuple:
 
 def _payload(runner: JobRunner) -> bytes:
     """What a worker needs, pickled once: Hydra's singletons (config store, plugins, job runtime),
-    the Hydra context (callbacks, config loader), the sweep's config and the task function's name."""
+    the Hydra context (callbacks, config loader), the sweep's config, the task function's name and
+    the configs known to have no complete run yet (attnopt.sweep.absent)."""
     from hydra.core.singleton import Singleton
 
+    from attnopt import sweep
+
     return pickle.dumps((Singleton.get_state()["instances"], runner.hydra_context, runner.master,
-                         _task_reference(runner.task_function)))
+                         _task_reference(runner.task_function), set(sweep.absent)))
 
 
 def _worker_runner(payload: bytes) -> JobRunner:
@@ -274,7 +277,8 @@ def _worker_runner(payload: bytes) -> JobRunner:
     # before unpickling: the payload names attnopt's plugin classes, which an editable install
     # maps in a way Hydra's plugin scan (and so a worker) may not see
     sweep.register_plugins()
-    instances, hydra_context, master, (module, name) = pickle.loads(payload)
+    instances, hydra_context, master, (module, name), absent = pickle.loads(payload)
+    sweep.absent.update(absent)
     setup_globals()  # Hydra's resolvers (now, hydra, ...)
     task_function = inspect.unwrap(getattr(importlib.import_module(module), name))  # attnopt's resolvers
     import attnopt.runner  # noqa: F401  (what every job needs, imported once per worker)

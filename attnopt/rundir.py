@@ -27,7 +27,7 @@ import numbers
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Container, Mapping, Optional
 
 from attnopt import io
 
@@ -300,7 +300,8 @@ class Claim:
     note: Optional[str] = None
 
 
-def claim(run_dir: Path | str, config, root: Optional[Path | str] = None, resume: bool = True) -> Claim:
+def claim(run_dir: Path | str, config, root: Optional[Path | str] = None, resume: bool = True,
+          absent: Container[str] = ()) -> Claim:
     """Decide, before a job runs, where its results go (``run_dir``: the directory Hydra gave it).
 
     With ``resume``, a complete run of the same config in ``run_dir`` or anywhere under ``root`` (the
@@ -308,14 +309,18 @@ def claim(run_dir: Path | str, config, root: Optional[Path | str] = None, resume
     touched (a hand-made ``hydra.sweep.subdir`` such as ``${hydra.job.num}`` can hand a job the
     directory of another one): the job runs into ``<root>/<run_name>`` instead, the directory its
     config names. Leftovers of an interrupted attempt are cleared, so a job starts from a clean
-    directory that holds nothing of another run."""
+    directory that holds nothing of another run.
+
+    ``absent``: config hashes known to have no complete run under ``root`` (attnopt's sweeper
+    searched it before launching), whose jobs then need not search it again: a search reads every
+    run's summary.json, so a search per job costs a sweep of n runs n² reads."""
     run_dir = Path(run_dir)
     wanted = config_hash(config)
     problem = check(run_dir, wanted)
     if resume:
         if problem is None:
             return Claim(run_dir, True)
-        other = complete_runs(root, {wanted}).get(wanted) if root is not None else None
+        other = complete_runs(root, {wanted}).get(wanted) if root is not None and wanted not in absent else None
         if other is not None:
             return Claim(other, True)
     note = None

@@ -90,6 +90,12 @@ def plan(job: Sequence[str], spec, config) -> None:
     _planned[task_key(job)] = (config, rundir.config_hash(spec.config) if spec.resume else None)
 
 
+# Config hashes of planned jobs with no complete run under the sweep directory when the sweeper
+# searched it (:func:`leave_out_complete`): their jobs need not search it again (rundir.claim's
+# ``absent``). attnopt's workers receive it with the rest of the sweep (attnopt.pool).
+absent: set[str] = set()
+
+
 def leave_out_complete(jobs: list[list[str]], sweep_dir: Path) -> list[list[str]]:
     """The jobs to launch: those without a complete run of their config in ``sweep_dir``.
 
@@ -98,6 +104,7 @@ def leave_out_complete(jobs: list[list[str]], sweep_dir: Path) -> list[list[str]
     hashes = {i: _planned[task_key(job)][1] for i, job in enumerate(jobs) if task_key(job) in _planned}
     wanted = {h for h in hashes.values() if h}
     done = rundir.complete_runs(sweep_dir, wanted) if wanted else {}
+    absent.update(wanted - set(done))
     todo = [job for i, job in enumerate(jobs) if hashes.get(i) not in done]
     skipped = len(jobs) - len(todo)
     if skipped:
