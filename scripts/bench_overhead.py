@@ -12,13 +12,17 @@ Each figure is measured here, now, through the installed `attnopt` command as a 
   the same 40 runs in one process (the floor)                       (no goal)
   40 runs of attention on 1000-D Rastrigin, 100 iterations, plot=false: in one process / default
       launcher / parallel launcher, 2 workers                       parallel >= 1.7x faster than one process
+      (the sweeps without their end-of-sweep report, a fixed ~1 s that the runs in one process do
+      not have; then the same with each other --start-methods of attnopt's workers, for comparison)
   Table 1 (`make table1`, fresh sweep dir): wall x workers / sum of the runs' time_s  <= 1.2
       and its wall time                                             (no goal)
 
 The launchers measured are whatever `-m` uses by default and whatever --parallel names; their
 Hydra `_target_` is printed, so a figure always says which launcher it is about.
 Timings are the best of --repeats (the least disturbed by other processes); the machine's load
-average is printed with them, since on a shared machine it, not attnopt, can dominate.
+average is printed with them, since on a shared machine it, not attnopt, can dominate. Beside each
+wall time is its CPU time (user + system of the command and of every process it started, workers
+and forkserver included), which others' load does not inflate.
 Results are also written to outputs/bench/overhead.md and overhead.json (--out-dir).
 """
 from __future__ import annotations
@@ -41,13 +45,39 @@ HEAVY_RUN = ["optimizer=attention", "landscape=rastrigin", "dimension=1000", "bu
 QUIET = ["progress=false"]  # no per-run bar (the sweep's own bar goes to stderr, which is captured)
 
 
+def _adopt_orphans() -> None:
+    """Become the 'subreaper' of the commands run here (Linux), so that processes they start but do
+    not wait for (multiprocessing's forkserver, whose forks are attnopt's workers) are reparented
+    here when the command exits, and their CPU time is counted once they are reaped (_reap)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap(deadline_s: float = 30.0) -> None:
+    """Wait for every descendant left behind by the last command (see _adopt_orphans)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
+
+
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds: user + system of the command and the processes it waited for).
+    """(wall seconds, CPU seconds: user + system of the command and of every process it started).
     CPU time is what the command costs on an idle machine; wall time is also what others' load adds."""
     cpu = lambda: sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f) for f in ("ru_utime", "ru_stime"))
     cpu0, start = cpu(), time.perf_counter()
     out = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    elapsed, used = time.perf_counter() - start, cpu() - cpu0
+    elapsed = time.perf_counter() - start
+    _reap()
+    used = cpu() - cpu0
     if out.returncode != 0:
         raise SystemExit(f"bench_overhead: `{shlex.join(command)}` failed ({out.returncode}):\n{out.stderr[-3000:]}")
     return elapsed, used
@@ -77,13 +107,14 @@ def run_times(sweep_dir: Path) -> list[float]:
     return [json.loads(p.read_text())["time_s"] for p in sweep_dir.rglob("summary.json")]
 
 
-def sweep(cwd: Path, sweep_dir: Path, job: list[str], seeds: int, launcher: list[str]) -> tuple[float, list[float]]:
+def sweep(cwd: Path, sweep_dir: Path, job: list[str], seeds: int, launcher: list[str]) -> tuple[float, list[float], float]:
+    """(wall seconds, the runs' own time_s, CPU seconds of the sweep and its workers)."""
     command = [ATTNOPT, "run", "-m", *job, *QUIET, f"seed=range({seeds})", *launcher, f"hydra.sweep.dir={sweep_dir}"]
-    elapsed = wall(command, cwd)
+    elapsed, used = timed(command, cwd)
     times = run_times(sweep_dir)
     if len(times) != seeds:
         raise SystemExit(f"bench_overhead: {sweep_dir} holds {len(times)} complete runs, expected {seeds}")
-    return elapsed, times
+    return elapsed, times, used
 
 
 def launcher_target(cwd: Path, launcher: list[str]) -> str:
@@ -146,11 +177,14 @@ def main() -> None:
     parser.add_argument("--scale", choices=("full", "small"), default="full", help="make table1 SCALE")
     parser.add_argument("--skip-heavy", action="store_true", help="skip the 40 attention runs at d=1000")
     parser.add_argument("--skip-table1", action="store_true", help="skip make table1 (minutes at SCALE=full)")
+    parser.add_argument("--start-methods", default="forkserver,spawn,fork",
+                        help="worker start methods of attnopt's launcher to compare on the heavy runs ('' to skip)")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "outputs" / "bench")
     args = parser.parse_args()
     parallel = shlex.split(args.parallel)
     n = args.seeds
 
+    _adopt_orphans()
     tmp_root = Path(tempfile.mkdtemp(prefix="attnopt-bench-"))
     fresh = Fresh(tmp_root)
     load_before = os.getloadavg()
@@ -180,32 +214,47 @@ def main() -> None:
 
     # 2. 40 cheap runs: what a job costs beyond its own run, per launcher
     def per_job(job: list[str], launcher: list[str], label: str) -> float:
-        one = best_of(args.sweep_repeats, lambda: sweep(tmp_root, fresh("one"), job, 1, launcher)[0])
+        ones = [sweep(tmp_root, fresh("one"), job, 1, launcher) for _ in range(args.sweep_repeats)]
+        one, _, one_cpu = min(ones, key=lambda r: r[0])
         results = [sweep(tmp_root, fresh("sweep"), job, n, launcher) for _ in range(args.sweep_repeats)]
-        many, times = min(results, key=lambda r: r[0])
-        overhead = (many - one) / (n - 1) - sum(times) / len(times)
+        many, times, many_cpu = min(results, key=lambda r: r[0])
+        run_s = sum(times) / len(times)
+        overhead = (many - one) / (n - 1) - run_s
+        cpu_overhead = (many_cpu - one_cpu) / (n - 1) - run_s
         table.limit(f"{n} runs as -m seed=range({n}), {label}: per-job overhead", overhead, 0.020, unit="ms",
-                    detail=f" ({many:.2f} s in all; 1 run: {one:.2f} s)")
+                    detail=f" (CPU {cpu_overhead * 1000:.1f} ms; {many:.2f} s in all, CPU {many_cpu:.2f} s; "
+                           f"1 run: {one:.2f} s, CPU {one_cpu:.2f} s)")
         return many
 
     serial_wall = per_job(SMALL_RUN, [], serial_name)
     per_job([*SMALL_RUN, "plot=false"], [], f"{serial_name}, plot=false")
-    parallel_wall = best_of(args.sweep_repeats, lambda: sweep(tmp_root, fresh("par"), SMALL_RUN, n, parallel)[0])
+    parallel_runs = [sweep(tmp_root, fresh("par"), SMALL_RUN, n, parallel) for _ in range(args.sweep_repeats)]
+    parallel_wall, _, parallel_cpu = min(parallel_runs, key=lambda r: r[0])
     table.ratio(f"the same {n} runs, {parallel_name} with {args.workers} workers, vs {serial_name}",
                 parallel_wall / serial_wall, 1.0, at_least=False,
-                detail=f" ({parallel_wall:.2f} s vs {serial_wall:.2f} s)")
+                detail=f" ({parallel_wall:.2f} s, CPU {parallel_cpu:.2f} s, vs {serial_wall:.2f} s)")
     table.add(f"the same {n} runs in one process (the floor)", f"{in_process(SMALL_RUN, n):.3f} s")
 
-    # 3. runs heavy enough for the parallel launcher to pay off
+    # 3. runs heavy enough for the parallel launcher to pay off. The end-of-sweep report (a fixed
+    # ~1 s, the same for every launcher, and nothing the runs in one process do) is left out here;
+    # the rows above include it.
     if not args.skip_heavy:
+        heavy = [*HEAVY_RUN, "hydra.callbacks.report.report=false"]
         floor = in_process(HEAVY_RUN, n)
-        serial_heavy, times = sweep(tmp_root, fresh("heavy"), HEAVY_RUN, n, [])
-        parallel_heavy, _ = sweep(tmp_root, fresh("heavy_par"), HEAVY_RUN, n, parallel)
+        serial_heavy, times, serial_heavy_cpu = sweep(tmp_root, fresh("heavy"), heavy, n, [])
         table.add(f"{n} runs of attention, rastrigin d=1000, 100 iters, plot=false: in one process",
                   f"{floor:.2f} s ({floor / n:.3f} s a run)")
-        table.add(f"  the same through {serial_name}", f"{serial_heavy:.2f} s")
-        table.ratio(f"  the same through {parallel_name}, {args.workers} workers: speed-up over one process",
-                    floor / parallel_heavy, 1.7, at_least=True, detail=f" ({parallel_heavy:.2f} s)")
+        table.add(f"  the same through {serial_name}, no report", f"{serial_heavy:.2f} s (CPU {serial_heavy_cpu:.2f} s)")
+        methods = [m for m in args.start_methods.split(",") if m] or [None]
+        for method in methods:  # the first is the launcher's default; the others are for comparison
+            extra = [f"hydra.launcher.start_method={method}"] if method else []
+            elapsed, _, used = sweep(tmp_root, fresh("heavy_par"), heavy, n, [*parallel, *extra])
+            what = f"  the same through {parallel_name}, {args.workers} workers" + (f", {method}" if method else "")
+            if method == methods[0]:
+                table.ratio(f"{what}: speed-up over one process", floor / elapsed, 1.7, at_least=True,
+                            detail=f" ({elapsed:.2f} s, CPU {used:.2f} s)")
+            else:
+                table.add(f"{what}: speed-up over one process", f"{floor / elapsed:.2f}x ({elapsed:.2f} s, CPU {used:.2f} s)")
 
     # 4. Table 1 as `make table1` runs it, into a fresh sweep directory
     if not args.skip_table1:
@@ -213,12 +262,12 @@ def main() -> None:
         wall(["make", "-s", "-C", str(ROOT), "install"], ROOT)  # untimed: a stale .venv stamp would reinstall
         command = ["make", "-s", "-C", str(ROOT), "table1", f"SCALE={args.scale}", f"JOBS={args.workers}",
                    f"REPORT_DIR={report_dir}", f"ARGS=hydra.sweep.dir={sweep_dir} progress=false"]
-        elapsed = wall(command, ROOT)
+        elapsed, used = timed(command, ROOT)
         times = run_times(sweep_dir)
         table.ratio(f"`make table1 SCALE={args.scale}` ({len(times)} runs): wall x {args.workers} workers / "
                     "sum of runs' time_s", elapsed * args.workers / sum(times), 1.2, at_least=False,
-                    detail=f" ({sum(times):.1f} s of runs)")
-        table.add(f"`make table1 SCALE={args.scale}` wall time", f"{elapsed:.1f} s")
+                    detail=f" ({sum(times):.1f} s of runs; CPU / sum of time_s: {used / sum(times):.2f}x)")
+        table.add(f"`make table1 SCALE={args.scale}` wall time", f"{elapsed:.1f} s (CPU {used:.1f} s)")
 
     load_after = os.getloadavg()
     note = (f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before and {load_after[0]:.1f} after "
