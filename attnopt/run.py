@@ -215,7 +215,7 @@ def hydra_main(cfg: DictConfig) -> dict:
     multirun = hc.mode == RunMode.MULTIRUN
     if multirun and spec.progress == "auto":
         spec.progress = False  # the sweep has one bar (attnopt.sweep); one per job would bury it
-    sweep_dir = sweep.sweep_root(out_dir, hc.sweep.subdir) if multirun else None
+    sweep_dir = sweep.sweep_root(hc) if multirun else None
     found = rundir.claim(out_dir, spec.config, sweep_dir, spec.resume, absent=sweep.absent if multirun else ())
     if found.note:
         print(f"attnopt: warning: {found.note}", file=sys.stderr, flush=True)

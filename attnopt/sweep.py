@@ -141,9 +141,12 @@ def override_dirname(task: Sequence[str], how) -> str:
 # The sweep bar and the end-of-sweep report
 
 
-def sweep_root(output_dir: Path, subdir: str) -> Path:
-    """The sweep directory of a job, from its output dir (subdir may itself contain '/')."""
-    return output_dir.parents[len(Path(subdir).parts) - 1]
+def sweep_root(hydra_config) -> Path:
+    """The sweep directory of a job, from its Hydra config: ``hydra.sweep.dir`` as the launching
+    process saw it (relative to ``hydra.runtime.cwd``), the directory every launcher puts the job's
+    ``hydra.sweep.subdir`` in. (Not from the job's output dir less its subdir: resolving the subdir,
+    ``${attnopt.run_name:}``, hashes the config, ~1 ms a job.)"""
+    return Path(str(hydra_config.runtime.cwd), str(hydra_config.sweep.dir))
 
 
 class _Monitor:
@@ -243,8 +246,7 @@ class SweepCallback(Callback):
             word = "skipped" if isinstance(value, dict) and value.get("skipped") else "ran"
         else:
             word = "failed"
-        output_dir = Path(hc.runtime.output_dir)
-        done = sweep_root(output_dir, str(hc.sweep.subdir)) / DONE_DIR
+        done = sweep_root(hc) / DONE_DIR
         from attnopt import io
 
         io.write_text(done / str(hc.job.num), word + "\n")
