@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 from typing import Callable, Optional
 
-from omegaconf import OmegaConf, open_dict
-
 from attnopt.errors import ConfigError
-from attnopt.io import check_writable
 from attnopt.errors import one_line as _one_line
+
+# omegaconf, hydra and numpy (attnopt.io) are imported by the commands that need them, not here:
+# `attnopt --help` then costs a bare interpreter and attnopt's registries of names.
 
 # Hydra flags after which the run does not happen (help, config printing, info).
 _INFO_FLAGS = {"-h", "--help", "--hydra-help", "--version", "-c", "--cfg", "-i", "--info", "-sc",
@@ -119,6 +119,7 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
     from hydra import compose, initialize_config_module
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
+    from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
     from attnopt import memory
@@ -223,7 +224,10 @@ def concurrent_jobs(base, n_distinct: int) -> tuple[int, str]:
 def check_outputs(base, multirun: bool) -> None:
     """The output directory and the launcher, checked after the jobs (so that a value the
     directory's name interpolates, ${seed}, is named by build() first)."""
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
+    from attnopt.io import check_writable
 
     out_key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     try:
@@ -236,6 +240,8 @@ def check_outputs(base, multirun: bool) -> None:
 
 def check_launcher(cfg) -> None:
     """The launcher's settings that would otherwise fail inside the launcher, after the sweep started."""
+    from omegaconf import OmegaConf
+
     from attnopt.pool import check_launcher_settings
     from attnopt.sweep import check_n_jobs
 
@@ -280,6 +286,7 @@ def run_single(overrides: list[str], spec, config) -> None:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.utils import run_job
     from hydra.types import HydraContext, RunMode
+    from omegaconf import open_dict
 
     from attnopt.run import hydra_main
 
