@@ -42,7 +42,7 @@ test: $(STAMP)
 
 # make bench [SCALE=small] [BENCH_ARGS="--skip-table1 --skip-heavy"]: attention-search speed, then the
 # CLI's start-up and sweep overhead against issue 13's goals (outputs/bench/overhead.md); SCALE=full
-# includes a full `make table1` (minutes), SCALE=small its small preset.
+# includes a full `make table1` (minutes), SCALE=small its small preset, SCALE=small,full both.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_attention.py $(ARGS)
 	$(BIN)/python scripts/bench_overhead.py --scale $(SCALE) $(BENCH_ARGS)

@@ -174,7 +174,8 @@ def main() -> None:
     parser.add_argument("--parallel", default="hydra/launcher=parallel hydra.launcher.n_jobs=2",
                         help="overrides naming the parallel launcher and its 2 workers")
     parser.add_argument("--workers", type=int, default=2, help="workers of --parallel and of make table1 (JOBS)")
-    parser.add_argument("--scale", choices=("full", "small"), default="full", help="make table1 SCALE")
+    parser.add_argument("--scale", default="full",
+                        help="make table1 SCALE: full, small, or both as small,full (each timed)")
     parser.add_argument("--skip-heavy", action="store_true", help="skip the 40 attention runs at d=1000")
     parser.add_argument("--skip-table1", action="store_true", help="skip make table1 (minutes at SCALE=full)")
     parser.add_argument("--start-methods", default="forkserver,spawn,fork",
@@ -257,17 +258,21 @@ def main() -> None:
                 table.add(f"{what}: speed-up over one process", f"{floor / elapsed:.2f}x ({elapsed:.2f} s, CPU {used:.2f} s)")
 
     # 4. Table 1 as `make table1` runs it, into a fresh sweep directory
-    if not args.skip_table1:
-        sweep_dir, report_dir = fresh("table1"), fresh("table1_report")
+    scales = [] if args.skip_table1 else args.scale.split(",")
+    if scales:
         wall(["make", "-s", "-C", str(ROOT), "install"], ROOT)  # untimed: a stale .venv stamp would reinstall
-        command = ["make", "-s", "-C", str(ROOT), "table1", f"SCALE={args.scale}", f"JOBS={args.workers}",
+    for scale in scales:
+        if scale not in ("small", "full"):
+            raise SystemExit(f"bench_overhead: --scale {args.scale}: each must be small or full")
+        sweep_dir, report_dir = fresh("table1"), fresh("table1_report")
+        command = ["make", "-s", "-C", str(ROOT), "table1", f"SCALE={scale}", f"JOBS={args.workers}",
                    f"REPORT_DIR={report_dir}", f"ARGS=hydra.sweep.dir={sweep_dir} progress=false"]
         elapsed, used = timed(command, ROOT)
         times = run_times(sweep_dir)
-        table.ratio(f"`make table1 SCALE={args.scale}` ({len(times)} runs): wall x {args.workers} workers / "
+        table.ratio(f"`make table1 SCALE={scale}` ({len(times)} runs): wall x {args.workers} workers / "
                     "sum of runs' time_s", elapsed * args.workers / sum(times), 1.2, at_least=False,
                     detail=f" ({sum(times):.1f} s of runs; CPU / sum of time_s: {used / sum(times):.2f}x)")
-        table.add(f"`make table1 SCALE={args.scale}` wall time", f"{elapsed:.1f} s (CPU {used:.1f} s)")
+        table.add(f"`make table1 SCALE={scale}` wall time", f"{elapsed:.1f} s (CPU {used:.1f} s)")
 
     load_after = os.getloadavg()
     note = (f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before and {load_after[0]:.1f} after "
