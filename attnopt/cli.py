@@ -214,6 +214,8 @@ def concurrent_jobs(base, n_distinct: int) -> tuple[int, str]:
     never more than there are jobs; other launchers (SLURM) give each job its own machine."""
     import os
 
+    from omegaconf import OmegaConf
+
     n_jobs = OmegaConf.select(base, "hydra.launcher.n_jobs", default=None)
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
         return 1, ""  # none, or a bad value that check_launcher names after the jobs

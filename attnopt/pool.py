@@ -47,7 +47,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from hydra.core.utils import JobReturn, JobRuntime, JobStatus, env_override, run_job
 from hydra.types import HydraContext, TaskFunction

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, Union
 
 import hydra
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 import attnopt

@@ -274,4 +274,4 @@ class SweepCallback(Callback):
                 print(f"attnopt: warning: no report: {exc}", file=sys.stderr, flush=True)
 
 
-__all__ = ["skip_complete_jobs", "SweepCallback"]
+__all__ = ["expand", "plan", "leave_out_complete", "planned_config", "SweepCallback"]
