@@ -204,6 +204,11 @@ def run_jobs(runner: JobRunner, jobs: list, size: int, pool_after_s: float, star
     costs: list = []  # CPU seconds of each job run here before the workers started
     workers = None
     here = None
+    if start_method == "forkserver":
+        # At once, before the first job: the server's imports (~0.5 s of CPU) then run on another
+        # core while this process runs the jobs that tell whether workers are worth starting, and
+        # forks are ready when they are. Unused (a sweep of tiny runs), it idles and exits with us.
+        start_forkserver()
     try:
         while pending and workers is None:
             # 40 runs of 3 ms finish here before a worker would have imported numpy. The cheapest
@@ -352,21 +357,16 @@ class _Workers:
         self.ctx = multiprocessing.get_context(start_method)
         self.payload = _payload(runner)
         # The workers are born ignoring SIGINT: a Ctrl-C while one is still starting must not make
-        # it print a KeyboardInterrupt traceback. Dispositions are per process and only the main
-        # thread may change them, so the forkserver (whose forks inherit its disposition) is
-        # started here, with SIGINT ignored, and the thread below only asks it for forks.
-        # (spawn and fork start a worker at once; a spawned interpreter keeps an ignored SIGINT ignored.)
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            if start_method == "forkserver":
-                from multiprocessing import forkserver
-
-                self.ctx.set_forkserver_preload(_preload())
-                forkserver.ensure_running()
-            else:
+        # it print a KeyboardInterrupt traceback (see start_forkserver; spawn and fork start every
+        # worker here, in the main thread: a spawned interpreter keeps an ignored SIGINT ignored).
+        if start_method == "forkserver":
+            start_forkserver()  # if run_jobs has not already
+        else:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
                 self.workers = [_Worker(self.ctx, self.payload) for _ in range(size)]
-        finally:
-            signal.signal(signal.SIGINT, previous)
+            finally:
+                signal.signal(signal.SIGINT, previous)
         self.thread = threading.Thread(target=self._serve, name="attnopt-workers", daemon=True)
         self.thread.start()
 
@@ -494,9 +494,26 @@ class _Workers:
                 "same command again to run only the missing ones")
 
 
+def start_forkserver() -> None:
+    """Start multiprocessing's forkserver (once per process), preloading attnopt, with SIGINT
+    ignored: its forks, the workers, inherit that disposition (a Ctrl-C while one starts must not
+    make it print a KeyboardInterrupt traceback). Signal dispositions are per process and only the
+    main thread may change them, so this runs in the main thread; the workers' thread then only
+    asks the server for forks."""
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.get_context("forkserver").set_forkserver_preload(_preload())
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _preload() -> list[str]:
-    """The modules the forkserver imports once for all workers: attnopt's, as the jobs run in this
-    process so far have imported them (so the optimizers, landscapes and plotting those jobs use),
-    and Hydra's job machinery."""
+    """The modules the forkserver imports once for all workers: attnopt's, as this process has
+    imported them so far (the CLI's checks built every job's optimizer and landscape; the jobs run
+    here so far imported what they use, plotting included), and Hydra's job machinery."""
     loaded = sorted(name for name in sys.modules if name == "attnopt" or name.startswith("attnopt."))
-    return ["attnopt.run", "attnopt.runner", "attnopt.pool", *[m for m in loaded if m != "attnopt.cli"]]
+    return ["attnopt.run", "attnopt.runner", "attnopt.pool", *loaded]
