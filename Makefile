@@ -43,9 +43,12 @@ test: $(STAMP)
 # make bench [SCALE=small] [BENCH_ARGS="--skip-table1 --skip-heavy"]: attention-search speed, then the
 # CLI's start-up and sweep overhead against issue 13's goals (outputs/bench/overhead.md); SCALE=full
 # includes a full `make table1` (minutes), SCALE=small its small preset, SCALE=small,full both.
+# Last, `attnopt report` over 1,000 runs (SCALE=small: 300) against issue 15's 30 s
+# (outputs/bench/report.md).
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_attention.py $(ARGS)
 	$(BIN)/python scripts/bench_overhead.py --scale $(SCALE) $(BENCH_ARGS)
+	$(BIN)/python scripts/bench_report.py $(if $(filter small,$(SCALE)),--runs 300)
 
 # The checks `make test` skips without a GPU (they are never required), run where one is visible to
 # the venv's torch (a CUDA build of torch; this project's constraints pin a CPU one here).

@@ -12,6 +12,7 @@ import pytest
 from attnopt import cli
 from attnopt.experiments import ml
 from attnopt.report import EXPERIMENT_FILE, read_experiment
+from attnopt.report.markdown import number
 from attnopt.report.registry import FIGURES, TABLES
 
 ML_ITEMS = {"table2.csv", "table2.md", "table3.csv", "table3.md", "fig2.png", "fig3.png", "table3_search.png"}
@@ -64,7 +65,14 @@ def test_report_builds_the_ml_tables_and_figures_the_make_targets_build(made, tm
     t3 = pd.read_csv(tmp_path / "r" / "table3.csv")
     assert list(t3["method"]) == ["grid", "random", "attention"]
     assert (t3["evals"] == 6).all() and (t3["seeds"] == 2).all() and (t3["regret"] >= 0).all()
-    assert (tmp_path / "r" / "table3.md").read_text().startswith("| method | best_lr |")
+    md3 = (tmp_path / "r" / "table3.md").read_text()
+    assert md3.startswith("| method | best lr | min validation loss | regret: median [IQR] |")
+    med, q25, q75 = t3.loc[0, ["regret", "regret_q25", "regret_q75"]]
+    assert f"| {number(med)} [{number(q25)}, {number(q75)}] |" in md3.splitlines()[2]  # one cell, as a reader expects
+    md2 = (tmp_path / "r" / "table2.md").read_text().splitlines()
+    assert md2[0].startswith("| optimizer | seeds | target | reached | time / iteration (ms) | evaluations / iteration |")
+    gd_row = next(r for r in md2 if r.startswith("| gd |"))
+    assert "| 1 f + 1 grad |" in gd_row and "| 2/2 |" in gd_row
     runs = pd.read_csv(tmp_path / "r" / "runs.csv")
     assert len(runs) == 4 + 8 + 8  # table2, fig2 (2 tasks), fig3 (2 sizes): 2 optimizers x 2 seeds each
 

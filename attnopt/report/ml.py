@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from attnopt.report.curves import median_band  # noqa: E402
 from attnopt.report.experiment import ExperimentResults  # noqa: E402
+from attnopt.report.markdown import number  # noqa: E402
 from attnopt.report.registry import figure, table  # noqa: E402
 from attnopt.report.tables import summarize_search  # noqa: E402
 
@@ -71,8 +72,22 @@ def table2(runs: pd.DataFrame, histories: dict, target: Optional[float] = None) 
     out.insert(1, "target", target)
     out.insert(2, "reached", g["reached"].sum().astype(int).astype(str) + "/" + g.size().astype(str))
     out = out.reset_index()
+
+    def per_iter(f, g) -> str:
+        return " + ".join(p for p in (f"{number(f)} f" if f else "", f"{number(g)} grad" if g else "") if p) or "0"
+
+    out.attrs["markdown"] = pd.DataFrame({
+        "optimizer": out["optimizer"], "seeds": out["seeds"], "target": [number(v) for v in out["target"]],
+        "reached": out["reached"], "time / iteration (ms)": [number(v) for v in out["time_per_iter_ms"]],
+        "evaluations / iteration": [per_iter(f, g) for f, g in zip(out["f_evals_per_iter"], out["g_evals_per_iter"])],
+        "iterations to target": [number(v) for v in out["iters_to_target"]],
+        "evaluations to target": [number(v) for v in out["evals_to_target"]],
+        "time to target (s)": [number(v) for v in out["time_to_target_s"]],
+        "final training loss": [number(v) for v in out["final_train_loss"]],
+        "final validation loss": [number(v) for v in out["final_val_loss"]],
+        "final validation accuracy": [number(v) for v in out["final_val_accuracy"]]})
     out.attrs["legend"] = ("Medians over seeds. reached: runs whose iterate's training loss got to the target / runs; "
-                           "*_to_target: iterations, evaluations (f + grad) and seconds until it did; per-iteration "
+                           "... to target: iterations, evaluations (f + grad) and seconds until it did; per-iteration "
                            "costs leave out the initial evaluation; times vary with the machine's load.")
     return out
 

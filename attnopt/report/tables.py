@@ -83,9 +83,15 @@ def summarize_search(results: pd.DataFrame) -> pd.DataFrame:
                 regret=("regret", "median"), regret_q25=("regret", q(0.25)), regret_q75=("regret", q(0.75)),
                 evals=("evals", "median"), time_s=("time_s", "median"), seeds=("seed", "nunique")).reset_index()
     out["evals"] = out["evals"].astype(int)
-    out.attrs["legend"] = ("Medians over seeds. best_lr: the rate each method answered with; min_val_loss: its "
-                           "validation loss; regret: that minus the dense reference grid's (q25/q75: its quartiles); "
-                           "evals: trainings used; time_s: wall time of the search.")
+    out.attrs["markdown"] = pd.DataFrame({
+        "method": out["method"], "best lr": [number(v) for v in out["best_lr"]],
+        "min validation loss": [number(v) for v in out["min_val_loss"]],
+        "regret: median [IQR]": [median_iqr(m, a, b) for m, a, b in
+                                 zip(out["regret"], out["regret_q25"], out["regret_q75"])],
+        "trainings": out["evals"], "time (s)": [number(v) for v in out["time_s"]], "seeds": out["seeds"]})
+    out.attrs["legend"] = ("Medians over seeds. best lr: the rate each method answered with; min validation loss: its "
+                           "validation loss; regret: that minus the dense reference grid's; trainings: evaluations "
+                           "of the validation loss the search used; time: wall time of the search.")
     return out
 
 
