@@ -9,9 +9,9 @@ hydra node included, four times per job (~30 ms on a 2-core machine) where a sma
 A job the CLI did not plan (a sweep started without the CLI) is composed by Hydra's config loader
 and goes through ``run_job``, as under Hydra's basic launcher.
 
-*The workers* (:func:`run_jobs`). Jobs run in the launching process until the ones left would take
-longer than starting workers (``pool_after_s``, estimated from the jobs run so far), so a sweep of
-tiny runs never pays for processes it does not need. Then ``size`` workers start and, while they
+*The workers* (:func:`run_jobs`). Jobs run in the launching process until the time workers would
+save on the jobs left (estimated from the jobs run so far) outweighs what starting them costs
+(``pool_after_s``), so a sweep of tiny runs never pays for processes it does not need. Then ``size`` workers start and, while they
 do, the launching process goes on running jobs itself; once they are up it only hands out jobs,
 one at a time per worker, so that no job waits behind another in a busy worker's queue.
 
@@ -204,19 +204,22 @@ def run_jobs(runner: JobRunner, jobs: list, size: int, pool_after_s: float, star
     costs: list = []  # CPU seconds of each job run here before the workers started
     workers = None
     here = None
-    if start_method == "forkserver":
-        # At once, before the first job: the server's imports (~0.5 s of CPU) then run on another
-        # core while this process runs the jobs that tell whether workers are worth starting, and
-        # forks are ready when they are. Unused (a sweep of tiny runs), it idles and exits with us.
-        start_forkserver()
     try:
         while pending and workers is None:
-            # 40 runs of 3 ms finish here before a worker would have imported numpy. The cheapest
-            # job so far is the estimate (the first one pays for first imports); CPU time, not
-            # wall time: other work on the machine slows both alike.
-            if (len(costs) >= 2 or not pool_after_s) and min(costs, default=0.0) * len(pending) >= pool_after_s:
+            # 40 runs of 3 ms finish here before a worker would have imported numpy. Workers pay
+            # when the time they save, the jobs left x (1 - 1/size), outweighs what starting them
+            # costs (pool_after_s: forks, their first imports and caches). The cheapest job so far
+            # is the estimate, once there are two (the first one pays for first imports); CPU
+            # time, not wall time: other work on the machine slows both alike.
+            saved = min(costs, default=0.0) * len(pending) * (1 - 1 / size)
+            if (len(costs) >= 2 or not pool_after_s) and saved >= pool_after_s:
                 workers = _Workers(runner, jobs, pending, done, size, start_method)
                 break
+            if len(costs) == 1 and saved >= pool_after_s and start_method == "forkserver":
+                # The first job alone, an overestimate, says workers may pay: the forkserver's
+                # imports (~0.5 s of CPU) then run on another core while the next job runs here,
+                # and forks are at hand if the workers are wanted (if not, it idles, and exits with us).
+                start_forkserver()
             here = pending.popleft()
             started = time.process_time()
             done[here] = runner.run(jobs[here])
@@ -516,4 +519,6 @@ def _preload() -> list[str]:
     imported them so far (the CLI's checks built every job's optimizer and landscape; the jobs run
     here so far imported what they use, plotting included), and Hydra's job machinery."""
     loaded = sorted(name for name in sys.modules if name == "attnopt" or name.startswith("attnopt."))
-    return ["attnopt.run", "attnopt.runner", "attnopt.pool", *loaded]
+    # attnopt.plotting imports matplotlib when it first draws: ~0.5 s of CPU a worker, once for all here
+    drawing = ["matplotlib.figure", "matplotlib.backends.backend_agg"] if "matplotlib.figure" in sys.modules else []
+    return ["attnopt.run", "attnopt.runner", "attnopt.pool", *loaded, *drawing]

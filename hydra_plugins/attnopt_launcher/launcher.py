@@ -20,9 +20,10 @@ from omegaconf import DictConfig
 class AttnoptLauncherConf:
     _target_: str = "hydra_plugins.attnopt_launcher.launcher.AttnoptLauncher"
     n_jobs: int = 1  # 1: every job in the CLI process; N >= 2: N worker processes; -1: one per CPU, -2: all but one
-    # start the workers only once the jobs left would take longer than this (CPU seconds, estimated
-    # from the jobs run so far) ; about what starting a worker costs. 0: start them at once
-    pool_after_s: float = 1.0
+    # start the workers only once the time they would save on the jobs left (CPU seconds, estimated
+    # from the jobs run so far) exceeds this: what starting them costs, their first imports and
+    # caches included (make bench measures it). 0: start them at once
+    pool_after_s: float = 2.0
     # how workers start: forkserver (one interpreter imports attnopt, the workers are its forks),
     # spawn (each worker a fresh interpreter) or fork (copies of the CLI process); see attnopt.pool
     start_method: str = "forkserver"
@@ -39,7 +40,7 @@ def cpu_count() -> int:
 
 
 class AttnoptLauncher(Launcher):
-    def __init__(self, n_jobs: int = 1, pool_after_s: float = 1.0, start_method: str = "forkserver") -> None:
+    def __init__(self, n_jobs: int = 1, pool_after_s: float = 2.0, start_method: str = "forkserver") -> None:
         from attnopt.pool import check_launcher_settings
 
         super().__init__()
