@@ -9,7 +9,9 @@ prints (`--cfg job`) every value.
   (``defaults: [/signature/optimizer/<name>@_here_]``);
 - ``signature/landscape/<name>``: ``{landscape: {name: <name>, <parameter>: <default>, ...}}`` of
   every landscape's constructor, plus ``dimension: <default>`` where the constructor has a default
-  dimension (a data set fixes it), for a ``# @package _global_`` file ``conf/landscape/<name>.yaml``.
+  dimension (a data set fixes it), for a ``# @package _global_`` file ``conf/landscape/<name>.yaml``;
+- ``signature/hpo``: the keys of `attnopt hpo` (:func:`attnopt.hpo.cli_settings`, its
+  ``attention`` section :func:`attnopt.hpo.attention_settings`), which conf/hpo.yaml extends.
 
 The nodes are plain dicts, not typed structured configs: values are checked by
 :func:`attnopt.params.bind`, whose one-line errors name the bad value and what is allowed.
@@ -54,6 +56,16 @@ def landscape_node(name: str) -> dict:
     return node
 
 
+def hpo_node() -> dict:
+    """`attnopt hpo`'s settings at their defaults (the landscape and its dimension come from the
+    landscape group)."""
+    from attnopt import hpo
+    from attnopt.params import defaults
+
+    return {**defaults(hpo.cli_settings, skip=("landscape", "dimension")),
+            "attention": defaults(hpo.attention_settings)}
+
+
 def register() -> None:
     """Store the generated nodes (idempotent: storing again replaces a node with an equal one)."""
     from hydra.core.config_store import ConfigStore
@@ -65,3 +77,4 @@ def register() -> None:
         store.store(group=f"{GROUP}/optimizer", name=name, node=optimizer_node(name))
     for name in landscapes.names():
         store.store(group=f"{GROUP}/landscape", name=name, node=landscape_node(name))
+    store.store(group=GROUP, name="hpo", node=hpo_node())

@@ -33,15 +33,48 @@ from pathlib import Path
 from typing import Annotated, Callable, Optional, Union
 
 import numpy as np
-import pandas as pd
 
 from attnopt.errors import ConfigError
 from attnopt.landscapes.base import Landscape
+from attnopt.lazy import LazyModule
 from attnopt.optimizers.weights import softmax
 from attnopt.oracle import BudgetExhausted, Oracle
-from attnopt.params import bind, ge, gt, le, one_of
+from attnopt.params import Family, bind, ge, gt, le, one_of, takes
+
+# Imported when results are tabulated: the settings' declarations below are read without it
+# (attnopt/conf_store.py makes conf/hpo.yaml's defaults from them).
+pd = LazyModule("pandas")
 
 METHODS = ("grid", "random", "attention", "tpe")
+
+
+def search_settings(
+    *,
+    budget: Annotated[int, ge(1)] = 20,
+    steps: Annotated[int, ge(1)] = 20,
+    lr_min: Annotated[float, gt(0)] = 1e-4,
+    lr_max: Annotated[float, gt(0)] = 1.0,
+    reference: Annotated[int, ge(0)] = 1000,
+):
+    """What every method's search gets, declared once (for :func:`compare` and `attnopt hpo`):
+    ``budget`` trainings of ``steps`` GD steps each, rates in [``lr_min``, ``lr_max``], and a
+    ``reference`` grid of that many rates (0: none) for the regret."""
+
+
+def attention_settings(
+    *,
+    rounds: Annotated[int, ge(1)] = 4,
+    beta: Annotated[float, gt(0)] = 5.0,
+    shrink: Annotated[float, gt(0), le(1)] = 0.5,
+    losses: Annotated[str, one_of("log", "raw")] = "log",
+):
+    """The attention method's settings (`attnopt hpo attention.*`), declared once: the budget is
+    split over ``rounds``; weights softmax(-``beta`` * log loss) (``losses=raw``: of the loss);
+    the region shrinks by ``shrink`` every round."""
+
+
+SEARCH_SETTINGS = Family(search_settings)
+ATTENTION_SETTINGS = Family(attention_settings)
 
 
 class LearningRateLoss(Landscape):
@@ -80,7 +113,9 @@ def _random(evaluate, lo, hi, budget, rng):
 # A twin of the core's attention search, on purpose: the core's optimizers spend an evaluation on x0
 # (attention search one per step on its new mean) and sample unbounded Gaussians, which at hpo's 20
 # trainings over a bounded interval leaves a higher regret (scripts/bench_hpo_attention.py measures it).
-def _attention(evaluate, lo, hi, budget, rng, rounds=4, beta=5.0, shrink=0.5, losses="log"):
+@takes(ATTENTION_SETTINGS)
+def _attention(evaluate, lo, hi, budget, rng, **settings):
+    rounds, beta, shrink, losses = (settings[k] for k in ("rounds", "beta", "shrink", "losses"))
     sizes = np.full(rounds, budget // rounds)
     sizes[: budget % rounds] += 1
     weigh = softmax(beta)
@@ -152,17 +187,20 @@ def search(objective: Landscape, method: str, budget: int, rng: np.random.Genera
                         oracle.f_evals, elapsed, frame)
 
 
-def compare(make_task: Callable[[int], Landscape], *, methods=METHODS, seeds=(0,), budget: int = 20,
-            steps: int = 20, lr_min: float = 1e-4, lr_max: float = 1.0, reference: int = 1000,
-            attention: Optional[dict] = None, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+@takes(SEARCH_SETTINGS)
+def compare(make_task: Callable[[int], Landscape], *, methods=METHODS, seeds=(0,), attention: Optional[dict] = None,
+            progress: bool = False, **settings):
     """Every method on every seed's task: (results, one row per method x seed; trials, every evaluation).
 
     Per seed, ``make_task(seed)`` gives the task (its data may depend on the seed), the GD start is
     the task's ``sample_x0`` from the seed, and every method searches the same objective.
     ``reference`` > 0 also evaluates that many evenly spaced rates (outside any budget) to give
     ``regret`` = a method's min val loss - the reference grid's; they are in ``trials`` as method
-    "reference".
+    "reference". Returns ``(results, trials)``, two DataFrames; the settings are
+    :func:`search_settings`.
     """
+    budget, steps, lr_min, lr_max, reference = (settings[k] for k in ("budget", "steps", "lr_min", "lr_max",
+                                                                      "reference"))
     attention = dict(attention or {})
     rows, all_trials = [], []
     jobs = [(s, m) for s in seeds for m in methods]
@@ -205,29 +243,21 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
 # --- `attnopt hpo` ---------------------------------------------------------------------------
 
 
-def _settings(
+@takes(SEARCH_SETTINGS)
+def cli_settings(
     *,
     landscape: dict,
     dimension: Annotated[int, ge(1)],
     seed: Annotated[int, ge(0)] = 0,
     n_seeds: Annotated[int, ge(1)] = 1,
     methods: Annotated[list[str], one_of(*METHODS)] = list(METHODS),
-    budget: Annotated[int, ge(1)] = 20,
-    steps: Annotated[int, ge(1)] = 20,
-    lr_min: Annotated[float, gt(0)] = 1e-4,
-    lr_max: Annotated[float, gt(0)] = 1.0,
-    reference: Annotated[int, ge(0)] = 1000,
-    attention: Optional[dict] = None,
+    attention: Optional[dict] = None,  # attention_settings
     out: Optional[str] = None,
     progress: Union[bool, str] = "auto",
+    **search,
 ):
-    """The keys of conf/hpo.yaml (its signature is the schema)."""
-
-
-def _attention_settings(*, rounds: Annotated[int, ge(1)] = 4, beta: Annotated[float, gt(0)] = 5.0,
-                        shrink: Annotated[float, gt(0), le(1)] = 0.5,
-                        losses: Annotated[str, one_of("log", "raw")] = "log"):
-    """attention.* keys of `attnopt hpo`."""
+    """The keys of `attnopt hpo` (conf/hpo.yaml): this signature is their schema and holds their
+    defaults (attnopt/conf_store.py composes the config from it)."""
 
 
 def _compose(overrides: list[str]):
@@ -264,14 +294,14 @@ def settings_from(plain: dict) -> dict:
         tasks = sorted(k for k, v in REGISTRY.items() if issubclass(v, Task))
         raise ConfigError(f"landscape={name} is invalid for attnopt hpo: it tunes a model on a train/validation "
                           f"split; choose landscape= one of: {', '.join(tasks)}")
-    s = bind(_settings, plain)
+    s = bind(cli_settings, plain)
     if s["lr_min"] >= s["lr_max"]:
         raise ConfigError(f"lr_min={s['lr_min']} and lr_max={s['lr_max']} are invalid: lr_min must be < lr_max")
     if not s["methods"]:
         raise ConfigError(f"methods=[] is invalid: give one or more of {', '.join(METHODS)}")
     if s["progress"] not in (True, False, "auto"):
         raise ConfigError(f"progress={s['progress']!r} is invalid: must be auto, true or false")
-    s["attention"] = bind(_attention_settings, s["attention"] or {}, where="attention")
+    s["attention"] = bind(attention_settings, s["attention"] or {}, where="attention")
     if s["attention"]["rounds"] > s["budget"]:
         raise ConfigError(f"attention.rounds={s['attention']['rounds']} is invalid: must be <= budget={s['budget']}")
     return s
@@ -358,7 +388,12 @@ def run_hpo(overrides: list[str], check_outputs: Optional[Callable[[dict], None]
 
 def main(args: list[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
-        print(HPO_USAGE)
+        from attnopt.params import defaults
+
+        shown = [f"{k}={v}" for k, v in defaults(cli_settings, skip=("landscape", "dimension", "attention")).items()]
+        shown += [f"attention.{k}={v}" for k, v in defaults(attention_settings).items()]
+        print(HPO_USAGE + "\ndefaults (landscape=linreg with landscape.dataset=diabetes, conf/hpo.yaml):\n  "
+              + ", ".join(shown))
         return 0
     chosen: dict = {}
 

@@ -150,3 +150,16 @@ def test_the_docs_tables_state_the_signatures_defaults():
                         f"{doc.name}: {row.group(1)}.{key} ({text}) but the default is {default}"
                 checked += 1
     assert checked >= 40  # the tables are there and were read
+
+
+def test_hpo_config_is_its_settings_signature(composed):
+    from attnopt import hpo
+
+    # Hydra is initialised by the `composed` fixture; this composes the other primary config
+    config = OmegaConf.to_container(compose(config_name="hpo", overrides=["seed=3"]), resolve=True)
+    node = conf_store.hpo_node()
+    assert {k: config[k] for k in node} == {**node, "seed": 3}
+    assert node["budget"] == defaults(hpo.search_settings)["budget"]  # compare() and the CLI: one default
+    assert config["landscape"]["dataset"] == "diabetes" and config["landscape"]["data_seed"] == 3
+    preset = yaml.safe_load((files("attnopt.conf") / "hpo.yaml").read_text())
+    assert set(preset) == {"defaults", "landscape"}  # it sets only the data, no setting's default
