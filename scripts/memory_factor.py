@@ -5,7 +5,9 @@ as a multiple of the arrays the estimates count.
 
 Each case runs in a fresh process and prints peak RSS growth / (points x dimension x 8 bytes) for
 a batched evaluation of a landscape and its gradient (what attnopt.memory.BATCH_COPIES must
-cover), and the bytes per grid cell of `attnopt plot`'s figure (attnopt.memory.PLOT_CELL_BYTES).
+cover), the bytes per grid cell of `attnopt plot`'s figure (attnopt.memory.PLOT_CELL_BYTES), and
+the float32 numbers per coordinate of three learned-optimizer steps (what
+attnopt.optimizers.learned_nets.LearnedOptimizer.state_bytes must cover).
 """
 from __future__ import annotations
 
@@ -46,6 +48,22 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print((peak - base) / (2 * {res} ** 2))
 """
 
+LEARNED = """
+import resource, torch
+from attnopt.optimizers.learned_nets import LearnedOptimizer
+d = {d}
+torch.manual_seed(0)
+model = LearnedOptimizer(kind="{kind}", features="logsign", hidden={hidden})
+x, g = torch.zeros(d), torch.randn(d)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+state = model.init_state(x)
+with torch.no_grad():
+    for _ in range(3):
+        delta, state = model(g, x, state)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print((peak - base) / d / 4, model.state_bytes(d) / d / 4)
+"""
+
 
 def measure(code: str) -> float:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -64,6 +82,13 @@ def main() -> None:
         print(f"  minimize({optimizer}) on rastrigin, {rows} x {dd}: {ratio:.2f}")
     for res in (500, 1500):
         print(f"attnopt plot resolution={res}: {measure(PLOT.format(res=res)):.0f} bytes per grid cell")
+    for kind, hidden, dd in (("lstm", 20, 1_000_000), ("lstm", 64, 500_000), ("attention", 16, 500_000),
+                             ("attention", 32, 300_000)):
+        out = subprocess.run([sys.executable, "-c", LEARNED.format(kind=kind, hidden=hidden, d=dd)],
+                             capture_output=True, text=True, check=True)
+        measured, estimated = map(float, out.stdout.split())
+        print(f"learned {kind} hidden={hidden} at d={dd}: {measured:.0f} float32 numbers per coordinate "
+              f"(state_bytes estimates {estimated:.0f})")
 
 
 if __name__ == "__main__":

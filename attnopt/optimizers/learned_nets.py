@@ -115,9 +115,10 @@ class LearnedOptimizer(nn.Module):
 
     def state_bytes(self, dim: int) -> float:
         """Peak memory of a step at ``dim`` coordinates (float32): the per-coordinate state and
-        activations, old and new alive together. Measured as peak RSS growth over three steps at
-        d = 300,000-1,000,000: lstm 297 numbers per coordinate (hidden 20, 2 layers), 911 (hidden
-        64); attention 433 (d_model 16, window 8), 704 (d_model 32); covered with some room."""
+        activations, old and new alive together. Measured with scripts/memory_factor.py (peak RSS
+        growth over three steps at d = 300,000-1,000,000): lstm ~300 numbers per coordinate (hidden
+        20, 2 layers), ~910 (hidden 64); attention ~410-430 (d_model 16, window 8), ~700 (d_model
+        32); covered with some room."""
         a = self.arch
         per_coordinate = (10 * a["layers"] * a["hidden"] + 20 if self.kind == "lstm"
                           else a["window"] * (3 * a["hidden"] + 24))
