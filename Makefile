@@ -94,7 +94,7 @@ report: $(ML_TARGETS)
 # --- Hybrids on the trapped landscape (report 3 and 5: Table 4, Figures 4 and 5) ----------------
 # make table4 | fig5   [SCALE=small|full]  sweep conf/experiment/table4[_small].yaml; writes table4 + fig5
 # make fig4            2-D trapped (and Rastrigin) maps with gd, attention and hybrid2 trajectories
-# gd.lr=0.001: the rate Table 4 gives gd and the hybrids' gd parts (see conf/table4_optimizer/gd.yaml).
+# gd.lr=0.001: the report's rate, which Table 4 gives gd (see conf/table4_optimizer/gd.yaml).
 REPORT_EXPERIMENTS += table4
 .PHONY: table4 fig5 fig4
 table4 fig5: $(STAMP)
