@@ -104,6 +104,7 @@ def leave_out_complete(jobs: list[list[str]], sweep_dir: Path) -> list[list[str]
     hashes = {i: _planned[task_key(job)][1] for i, job in enumerate(jobs) if task_key(job) in _planned}
     wanted = {h for h in hashes.values() if h}
     done = rundir.complete_runs(sweep_dir, wanted) if wanted else {}
+    absent.clear()  # this sweep's (a process may run several)
     absent.update(wanted - set(done))
     todo = [job for i, job in enumerate(jobs) if hashes.get(i) not in done]
     skipped = len(jobs) - len(todo)
