@@ -285,6 +285,14 @@ def main() -> None:
         table.add(f"{n} runs of attention, rastrigin d=1000, 100 iters, plot=false: in one process",
                   f"{floor:.2f} s ({floor / n:.3f} s a run)")
         table.add(f"  the same through {serial_name}, no report", f"{serial_heavy:.2f} s (CPU {serial_heavy_cpu:.2f} s)")
+        # What no launcher can remove: a sweep's fixed cost (the command's start, composing and
+        # validating, the run directory), measured as a 1-run sweep less its run. With it, perfect
+        # workers give at best floor / (floor / workers + fixed): the ceiling the goal is held against.
+        one_wall, one_times, _ = sweep(tmp_root, fresh("heavy_one"), heavy, 1, [])
+        fixed = max(one_wall - sum(one_times), 0.0)
+        table.add(f"  a sweep's fixed cost (a 1-run sweep less its run's time_s)", f"{fixed:.2f} s")
+        table.add(f"  the best {args.workers} perfect workers could do: floor / (floor / {args.workers} + fixed cost)",
+                  f"{floor / (floor / args.workers + fixed):.2f}x")
         methods = [m for m in args.start_methods.split(",") if m] or [None]
         for method in methods:  # the first is the launcher's default; the others are for comparison
             extra = [f"hydra.launcher.start_method={method}"] if method else []
