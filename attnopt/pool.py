@@ -519,6 +519,6 @@ def _preload() -> list[str]:
     imported them so far (the CLI's checks built every job's optimizer and landscape; the jobs run
     here so far imported what they use, plotting included), and Hydra's job machinery."""
     loaded = sorted(name for name in sys.modules if name == "attnopt" or name.startswith("attnopt."))
-    # attnopt.plotting imports matplotlib when it first draws: ~0.5 s of CPU a worker, once for all here
-    drawing = ["matplotlib.figure", "matplotlib.backends.backend_agg"] if "matplotlib.figure" in sys.modules else []
+    # attnopt.plotting imports Pillow when it first draws: once for all workers here
+    drawing = ["PIL.Image", "PIL.ImageDraw", "PIL.ImageFont"] if "PIL.ImageDraw" in sys.modules else []
     return ["attnopt.run", "attnopt.runner", "attnopt.pool", *loaded, *drawing]

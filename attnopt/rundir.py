@@ -111,7 +111,7 @@ def register_resolver() -> None:
 
 def write(run_dir: Path | str, *, config: dict, history, summary: dict, figure=None,
           hydra_files: Optional[Mapping[str, Any]] = None) -> Path:
-    """Write a run directory: config.yaml, history.csv, loss.png (``figure``), the ``.hydra/`` files
+    """Write a run directory: config.yaml, history.csv, loss.png (``figure``, an :class:`attnopt.plotting.LossFigure`), the ``.hydra/`` files
     (``{"hydra.yaml": DictConfig or plain container, ...}``; ``config`` itself given as the value of
     ".hydra/config.yaml" is written as config.yaml is) and summary.json, last, with the config hash
     added. Nothing is written before the run has finished, so an interrupted run leaves at most an
@@ -120,9 +120,8 @@ def write(run_dir: Path | str, *, config: dict, history, summary: dict, figure=N
     config_text = _yaml(config)
     io.write_text(run_dir / CONFIG_FILE, config_text)
     io.write_csv(run_dir / HISTORY_FILE, history)
-    if figure is not None:
-        # laid out once with fixed margins (attnopt.plotting), at its own resolution: no tight crop
-        io.write_figure(run_dir / FIGURE_FILE, figure, tight=False, dpi="figure")
+    if figure is not None:  # an attnopt.plotting.LossFigure
+        io.atomic_write(run_dir / FIGURE_FILE, figure.save)
     for name, node in (hydra_files or {}).items():
         io.write_text(run_dir / HYDRA_DIR / name, config_text if node is config else _yaml(node))
     io.write_json(run_dir / SUMMARY_FILE, {**summary, "config_hash": config_hash(config)})

@@ -194,22 +194,6 @@ def test_l2l_horizon_draws_each_band_in_its_own_colour_and_style():
     plt.close(fig)
 
 
-def test_loss_png_plots_the_iterate_and_best_so_far_minus_f_opt_with_evaluations_on_top():
-    from attnopt.plotting import loss_figure
-
-    h = pd.DataFrame({"iter": [0, 1, 2, 3], "loss": [5.0, 3.0, 4.0, 2.0], "best_loss": [5.0, 3.0, 3.0, 2.0],
-                      "f_evals": [1, 66, 131, 196], "g_evals": 0})
-    fig = loss_figure(h, "attention on sphere", f_opt=1.0)
-    ax = fig.axes[0]
-    lines = {ln.get_label(): ln for ln in ax.get_lines()}
-    assert lines["loss of iterate"].get_ydata().tolist() == [4.0, 2.0, 3.0, 1.0]
-    assert lines["best so far"].get_ydata().tolist() == [4.0, 2.0, 2.0, 1.0]
-    assert ax.get_yscale() == "log" and ax.get_ylabel() == "f(x) - f*" and ax.get_xlabel() == "iteration"
-    top = [a for a in ax.child_axes if a.get_xlabel() == "evaluations (f + grad)"]  # the secondary x axis
-    assert top, "no evaluations axis"
-    assert loss_figure(h.assign(loss=[1.0, -1.0, 0.0, 2.0]), "t").axes[0].get_yscale() == "linear"  # f <= 0
-
-
 def test_fig6_fig7_plot_the_meta_test_medians_and_the_meta_training_curve(tmp_path):
     from types import SimpleNamespace
 
