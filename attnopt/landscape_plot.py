@@ -37,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
 }
 #: line style per phase, so a hybrid's gradient and attention steps can be told apart
 PHASE_STYLE = {"attention": dict(ls=":", lw=1.8), "gd": dict(ls="-", lw=1.8)}
+#: the global optimum: a hollow star (gold on a black outline, so it shows on dark and light
+#: colours alike) drawn above the end markers and large enough to frame one: a run that ended at
+#: the optimum shows its end marker inside the star, and neither hides the other
+OPTIMUM_OUTLINE = dict(marker="*", ms=26, mfc="none", mec="black", mew=3.6)
+OPTIMUM = dict(marker="*", ms=26, mfc="none", mec="gold", mew=1.8)
 
 
 def _numbers(value):
@@ -159,8 +164,9 @@ def _draw(ax, X, Y, Z, shift, paths, colors, f_opt_x, norm, names):
         ax.plot(*pts[-1], marker="X", ms=9, color=colors[name], mec="black", mew=0.8, zorder=6, label=f"_end {name}")
     start = next(iter(paths.values()))[0][0]
     ax.plot(*start, marker="o", ms=10, color="white", mec="black", mew=1.5, zorder=6, label="_start")
-    if f_opt_x is not None:  # above the end markers: a run that reached it must not hide it
-        ax.plot(*f_opt_x, marker="*", ms=17, color="gold", mec="black", mew=1.0, zorder=8, label="_optimum")
+    if f_opt_x is not None:  # above the end markers, hollow: a run that reached it shows inside it
+        ax.plot(*f_opt_x, ls="", zorder=7, label="_optimum outline", **OPTIMUM_OUTLINE)
+        ax.plot(*f_opt_x, ls="", zorder=8, label="_optimum", **OPTIMUM)
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
     plt.setp(ax.get_xticklabels(), fontsize=8)
@@ -250,7 +256,7 @@ def figure(landscape, paths: dict, resolution: int, title: str, landscape_name: 
     handles += [plt.Line2D([], [], ls="", marker="o", color="white", mec="black", ms=9, label="start (shared x0)"),
                 plt.Line2D([], [], ls="", marker="X", color="0.6", mec="black", ms=9, label="end")]
     if x_opt is not None:
-        handles.append(plt.Line2D([], [], ls="", marker="*", color="gold", mec="black", ms=13, label="global optimum"))
+        handles.append(plt.Line2D([], [], ls="", **{**OPTIMUM, "ms": 15, "mew": 1.6}, label="global optimum"))
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=9, frameon=False,
                bbox_to_anchor=(0.45, -0.01))
     fig.suptitle(title, fontsize=11)

@@ -59,6 +59,35 @@ def test_fig4_trapped_axes_markers_legend_and_zoom():
     plt.close(fig)
 
 
+def _pixels_near(fig, ax, xy, offset_pt=(0.0, 0.0), radius_px=2):
+    """RGB pixels of the drawn figure in a small square around data point ``xy`` of ``ax``,
+    shifted by ``offset_pt`` points."""
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    x, y = ax.transData.transform(xy) + np.asarray(offset_pt) * fig.dpi / 72
+    row, col = int(round(rgb.shape[0] - y)), int(round(x))
+    return rgb[row - radius_px:row + radius_px + 1, col - radius_px:col + radius_px + 1].reshape(-1, 3)
+
+
+def _shows(pixels, colour, tol=40):
+    return bool((np.abs(pixels - np.asarray(matplotlib.colors.to_rgb(colour)) * 255).max(axis=1) <= tol).any())
+
+
+def test_fig4_a_run_that_ends_at_the_optimum_shows_its_end_marker_inside_the_star():
+    land, paths = _paths("trapped", ["gd", "attention", "hybrid2"])
+    pts, phases, result = paths["hybrid2"]
+    paths["hybrid2"] = (np.vstack([pts, land.x_opt]), phases + [phases[-1]], result)  # ends exactly there
+    fig = fig4(land, paths, 60, "t", "trapped")
+    end_colour = _legend_lines(fig)["hybrid2"].get_color()
+    for ax in fig.axes[:2]:  # the whole view and the zoom
+        star = [ln for ln in ax.get_lines() if ln.get_label() == "_optimum"][0]
+        assert star.get_markerfacecolor() == "none" and star.get_markersize() >= 2 * 9  # hollow, frames an end
+        assert _shows(_pixels_near(fig, ax, land.x_opt), end_colour)  # the end marker, inside the star
+        tip = (0.0, 0.45 * star.get_markersize())  # towards the star's upper point, outside the end marker
+        assert _shows(_pixels_near(fig, ax, land.x_opt, tip, radius_px=3), "gold")  # and the star around it
+    plt.close(fig)
+
+
 def test_fig4_without_attention_has_no_attention_entry_and_its_colours_reach_the_best_end():
     land, paths = _paths("sphere", ["gd", "cma"], max_evals=600)
     fig = fig4(land, paths, 60, "t", "sphere")
