@@ -31,6 +31,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# make bench also needs the optional [bench] extra (numba, for the compiled-step ceiling)
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PIP_LOCAL) -c constraints.txt -e ".[test,launchers,baselines,bench]"
+	touch $(BENCH_STAMP)
+
 run: $(STAMP)
 	$(BIN)/attnopt run $(ARGS)
 
@@ -45,7 +51,7 @@ test: $(STAMP)
 # includes a full `make table1` (minutes), SCALE=small its small preset, SCALE=small,full both.
 # Last, `attnopt report` over 1,000 runs (SCALE=small: 300) against issue 15's 30 s
 # (outputs/bench/report.md).
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python scripts/bench_attention.py $(ARGS)
 	$(BIN)/python scripts/bench_overhead.py --scale $(SCALE) $(BENCH_ARGS)
 	$(BIN)/python scripts/bench_report.py $(if $(filter small,$(SCALE)),--runs 300)

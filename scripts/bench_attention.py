@@ -7,6 +7,9 @@ Goals (issue "Core", section 8):
      (drawing its 64 x 10,000 normal noise + one bare batched evaluation of the 64 trial points).
   3. (no goal) the array backends at d=100,000: numpy and torch, float64 and float32, CUDA where
      present, each as seconds per step, runner included, and as a ratio to numpy float64.
+  4. (a ceiling for goal 1) the whole d=10 step compiled with numba, no runner around it
+     (scripts/compiled_step.py); needs the optional extra `pip install -e ".[bench]"`, which
+     `make bench` installs.
 Timings are the best of several repeats (the least disturbed by other processes).
 """
 from __future__ import annotations
@@ -110,6 +113,14 @@ def main() -> None:
         base = base or per_step
         label = f"{backend} {device} {dtype}"
         print(f"  {label:28s} {per_step * 1e3:8.2f} ms/step   {base / per_step:6.2f}x numpy float64")
+
+    # 4. the ceiling: how close to 20x can a step come at all
+    try:
+        import compiled_step  # imports numba
+    except SystemExit as missing:  # numba is an optional extra; say what is missing, measure the rest
+        print(f"compiled step: skipped ({missing})")
+    else:
+        compiled_step.measure(args.repeats, args.steps)
 
 
 if __name__ == "__main__":

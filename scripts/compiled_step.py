@@ -8,8 +8,8 @@ move, evaluate the new point) compiled to machine code by numba, with no runner,
 history around it. If even that falls short of 20x on a machine, no numpy implementation there can
 reach it.
 
-    pip install numba   # not a dependency of attnopt
-    python scripts/compiled_step.py
+    pip install -e ".[bench]"   # numba: an optional extra, not a dependency of attnopt
+    python scripts/compiled_step.py     # or `make bench`, whose first part runs it too
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from bench_attention import best_time, handwritten_rastrigin, report_loop_steps
 try:
     import numba
 except ImportError:
-    sys.exit("compiled_step.py needs numba, which attnopt does not depend on: pip install numba")
+    sys.exit('compiled_step.py needs numba, an optional extra of attnopt: pip install -e ".[bench]"')
 
 TWO_PI = 2.0 * np.pi
 
@@ -60,25 +60,25 @@ def _steps(x, rng, steps, n, sigma, beta):
     return x
 
 
-def main() -> None:
-    n, dim, steps = 64, 10, 2000
+def measure(repeats: int = 7, steps: int = 2000, n: int = 64, dim: int = 10) -> None:
+    """Print the compiled step's time beside numpy's draws alone and the report's loop (per step)."""
     rng = np.random.default_rng(0)
     x0 = rng.uniform(-5.12, 5.12, dim)
     _steps(x0, rng, 1, n, 0.3, 1.0)  # compile outside the timing
-    compiled = best_time(lambda: _steps(x0, rng, steps, n, 0.3, 1.0), 7) / steps
+    compiled = best_time(lambda: _steps(x0, rng, steps, n, 0.3, 1.0), repeats) / steps
 
     def draws_only():
         for _ in range(steps):
             rng.standard_normal((n, dim))
 
-    draws = best_time(draws_only, 7) / steps
+    draws = best_time(draws_only, repeats) / steps
     from attnopt import landscapes
 
     f = landscapes.make("rastrigin", dim)
-    loop = best_time(lambda: report_loop_steps(f, steps // 10, n, dim), 7) / (steps // 10)
-    cheap = best_time(lambda: report_loop_steps(handwritten_rastrigin, steps // 10, n, dim), 7) / (steps // 10)
-    print(f"d={dim}, n_trials={n} (numba {numba.__version__}, numpy {np.__version__}), per step:")
-    print(f"  numpy's 640 normal draws alone   {draws * 1e6:8.1f} us")
+    loop = best_time(lambda: report_loop_steps(f, steps // 10, n, dim), repeats) / (steps // 10)
+    cheap = best_time(lambda: report_loop_steps(handwritten_rastrigin, steps // 10, n, dim), repeats) / (steps // 10)
+    print(f"d={dim}, n_trials={n}, the whole step compiled (numba {numba.__version__}, numpy {np.__version__}), per step:")
+    print(f"  numpy's {n * dim} normal draws alone   {draws * 1e6:8.1f} us")
     print(f"  whole step compiled (no runner)  {compiled * 1e6:8.1f} us")
     print(f"  report's loop, attnopt's f       {loop * 1e6:8.1f} us  -> ceiling {loop / compiled:5.1f}x")
     print(f"  report's loop, handwritten f     {cheap * 1e6:8.1f} us  -> ceiling {cheap / compiled:5.1f}x")
@@ -86,4 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    measure()
