@@ -13,8 +13,8 @@ from typing import Callable, Optional
 from attnopt.errors import ConfigError
 from attnopt.errors import one_line as _one_line
 
-# omegaconf, hydra and numpy (attnopt.io) are imported by the commands that need them, not here:
-# `attnopt --help` then costs a bare interpreter and attnopt's registries of names.
+# omegaconf, hydra and numpy (attnopt.io, the registries) are imported by the commands that need
+# them, not here: `attnopt --help` then costs a bare interpreter and a listing of attnopt.conf.
 
 # Hydra flags after which the run does not happen (help, config printing, info).
 _INFO_FLAGS = {"-h", "--help", "--hydra-help", "--version", "-c", "--cfg", "-i", "--info", "-sc",
@@ -24,9 +24,19 @@ _FLAGS_WITH_VALUE = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "
 _MULTIRUN_FLAGS = {"-m", "--multirun"}
 
 
-def _usage() -> str:
-    from attnopt import landscapes, optimizers
+def group_choices(group: str) -> list[str]:
+    """The choices of a config group (``optimizer=gd``): the YAML files shipped in attnopt.conf/<group>/.
+    Read from the files, not from the registries, which import numpy and every optimizer module,
+    and without importing attnopt.conf, which fills Hydra's ConfigStore (~0.25 s in all): `attnopt
+    --help` lists them at the cost of a directory listing."""
+    from importlib.util import find_spec
+    from pathlib import Path
 
+    locations = find_spec("attnopt.conf").submodule_search_locations or []
+    return sorted({p.stem for location in locations for p in Path(location, group).glob("*.yaml")})
+
+
+def _usage() -> str:
     return f"""usage: attnopt <command> [options] [key=value ...]
 
 commands:
@@ -42,8 +52,8 @@ commands:
             (attnopt plot landscape=trapped gd.lr=0.001; attnopt plot --help)
 
 config groups for `attnopt run`:
-  optimizer=   {', '.join(optimizers.names())}
-  landscape=   {', '.join(landscapes.names())}
+  optimizer=   {', '.join(group_choices("optimizer"))}
+  landscape=   {', '.join(group_choices("landscape"))}
 
 examples:
   attnopt run                                   # attention search on 10-D Rastrigin

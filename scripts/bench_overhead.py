@@ -69,6 +69,39 @@ def _reap(deadline_s: float = 30.0) -> None:
             time.sleep(0.01)
 
 
+def machine_busy_s() -> float | None:
+    """CPU seconds every process on the machine has used since boot (Linux /proc/stat: user, nice,
+    system, irq, softirq), or None where there is no /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return sum(int(v) for v in fields[1:4] + fields[6:8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process and of every process it started and reaped."""
+    return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
+
+
+class OthersLoad:
+    """How much CPU other processes used while the benchmark ran: the machine's CPU time less the
+    benchmark's own. The load average cannot say it: the benchmark's own 2-worker sweeps keep two
+    cores busy, so on a 2-core machine the load average after them says "busy" by itself."""
+
+    def __init__(self):
+        self.start, self.machine0, self.own0 = time.perf_counter(), machine_busy_s(), own_cpu_s()
+
+    def cores(self) -> float | None:
+        """Others' average use, in cores, since this was made (None without /proc/stat)."""
+        machine = machine_busy_s()
+        if machine is None or self.machine0 is None:
+            return None
+        others = (machine - self.machine0) - (own_cpu_s() - self.own0)
+        return max(others, 0.0) / max(time.perf_counter() - self.start, 1e-9)
+
+
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system of the command and of every process it started).
     CPU time is what the command costs on an idle machine; wall time is also what others' load adds."""
@@ -226,6 +259,7 @@ def main() -> None:
     tmp_root = Path(tempfile.mkdtemp(prefix="attnopt-bench-"))
     fresh = Fresh(tmp_root)
     load_before = os.getloadavg()
+    others_load = OthersLoad()
     print(f"bench_overhead: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} (1 min); "
           f"outputs under {tmp_root}", flush=True)
     serial_name = launcher_target(tmp_root, [])
@@ -324,11 +358,18 @@ def main() -> None:
         table.add(f"`make table1 SCALE={scale}` wall time", f"{elapsed:.1f} s (CPU {used:.1f} s)")
 
     load_after = os.getloadavg()
+    others = others_load.cores()
+    others_note = f"; other processes used {others:.2f} cores on average meanwhile" if others is not None else ""
     note = (f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before and {load_after[0]:.1f} after "
-            f"(1 min); default -m launcher {serial_name}, parallel {parallel_name} ({args.parallel})")
+            f"(1 min, the benchmark's own work included){others_note}; default -m launcher {serial_name}, "
+            f"parallel {parallel_name} ({args.parallel})")
     print(f"bench_overhead: {note}")
-    if max(load_before[0], load_after[0]) > (os.cpu_count() or 1):
-        print("bench_overhead: the machine was busier than it has cores: these timings are inflated by others' work")
+    # Others' work, not the benchmark's own (see OthersLoad); without /proc/stat, the load average
+    # before the benchmark started
+    busy = others > 0.25 * (os.cpu_count() or 1) if others is not None else load_before[0] > (os.cpu_count() or 1)
+    if busy:
+        print("bench_overhead: other processes kept the machine busy meanwhile: these timings are inflated by "
+              "their work (the CPU times beside them are not)")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "overhead.md").write_text(f"`make bench` (scripts/bench_overhead.py), {time.strftime('%Y-%m-%d %H:%M')}, "
                                               f"{note}\n\n{table.markdown()}")

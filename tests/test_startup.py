@@ -23,8 +23,8 @@ REPORT_AT_EXIT = ("import atexit, sys; atexit.register(lambda: print('IMPORTED='
                   "if m in sys.modules), file=sys.stderr)); ")
 
 
-def imported_heavy(code: str, cwd) -> tuple[set[str], subprocess.CompletedProcess]:
-    out = subprocess.run([sys.executable, "-c", REPORT_AT_EXIT.format(heavy=HEAVY) + code], cwd=cwd,
+def imported_heavy(code: str, cwd, heavy=HEAVY) -> tuple[set[str], subprocess.CompletedProcess]:
+    out = subprocess.run([sys.executable, "-c", REPORT_AT_EXIT.format(heavy=heavy) + code], cwd=cwd,
                          capture_output=True, text=True, timeout=120)
     line = [ln for ln in out.stderr.splitlines() if ln.startswith("IMPORTED=")]
     assert line, out.stderr
@@ -46,6 +46,21 @@ def test_attnopt_help_imports_no_heavy_library(tmp_path):
     assert out.returncode == 0 and "commands:" in out.stdout, out.stderr
     assert "mlp" in out.stdout  # the landscape list is complete without importing the tasks' torch
     assert found == set(), f"`attnopt --help` imported {sorted(found)}"
+
+
+def test_attnopt_help_imports_not_even_numpy_or_hydra(tmp_path):
+    found, out = imported_heavy(cli("--help"), tmp_path, heavy=("numpy", "hydra", "omegaconf", "yaml"))
+    assert out.returncode == 0 and "optimizer=" in out.stdout, out.stderr
+    assert found == set(), f"`attnopt --help` imported {sorted(found)}"
+
+
+def test_help_lists_the_config_groups_choices_which_are_the_registries_names():
+    from attnopt import optimizers
+    from attnopt.cli import group_choices
+
+    # --help reads the choices from conf/<group>/*.yaml; every registered part has its YAML and back
+    assert group_choices("optimizer") == optimizers.names()
+    assert group_choices("landscape") == landscapes.names()
 
 
 @pytest.mark.slow
