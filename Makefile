@@ -21,6 +21,7 @@ help:
 	@echo "  make table4 fig5 fig4   hybrids on the trapped landscape (full: ~3 min)"
 	@echo "  make table2 fig2 fig3 table3   ML tasks and learning-rate search"
 	@echo "  make compare            outside baselines (full: 2,100 runs, ~45+ min with JOBS=2)"
+	@echo "  make tune ARGS='--opts cma hybrid_cma ...'   how the compare grid's defaults were chosen (scripts/tune_opt.py)"
 	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: HOURS on CPU)"
 	@echo "  make report             every table and figure above except compare and l2l"
 
@@ -140,3 +141,11 @@ compare: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(call EXPERIMENT,compare) hydra.callbacks.report.report=false
 	$(BIN)/attnopt report $(COMPARE_DIR) --tables compare ert --figures fig_compare_ecdf --out $(REPORT_DIR) \
 		--runs-name runs_$(notdir $(COMPARE_DIR))
+
+# make tune ARGS="--dims 10 --seeds 30 --first-seed 2000 --problems trapped --opts cma hybrid_cma"
+# How the compare grid's optimizers got their defaults (scripts/tune_opt.py): each --opts spec
+# (name:key=value,...) on the compare problems with seeds the grid does not use (>= 1000), solved
+# runs and median evaluations next to the first spec's; the rows also go to outputs/tune/tune.csv.
+.PHONY: tune
+tune: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python scripts/tune_opt.py --out outputs/tune/tune.csv $(ARGS)

@@ -7,11 +7,17 @@ solved/N and the median evaluations of solved runs, per problem, plus the ratio 
 
     .venv/bin/python scripts/tune_opt.py --dims 10 --seeds 3 --opts cma attention_cma
     .venv/bin/python scripts/tune_opt.py --opts 'attention_cma:incpopsize=2' ...
+    make tune ARGS="--dims 10 --seeds 30 --first-seed 2000 --problems trapped --opts cma hybrid_cma"
+
+``--out FILE.csv`` also writes the rows as CSV (make tune: outputs/tune/tune.csv), the record
+that docs/findings.md's "How the defaults were chosen" tables cite.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -52,7 +58,9 @@ def main():
     ap.add_argument("--problems", nargs="+", default=list(PROBLEMS))
     ap.add_argument("--opts", nargs="+", default=["cma", "attention_cma"])
     ap.add_argument("--grad-cost", type=float, default=1.0, help="evaluations a gradient counts for in the printout")
+    ap.add_argument("--out", type=Path, help="also write the rows to this CSV file")
     args = ap.parse_args()
+    rows = []
     for d in args.dims:
         for prob in args.problems:
             name, rot = PROBLEMS[prob]
@@ -75,6 +83,18 @@ def main():
                 print(f"d={d:3d} {prob:14s} {spec:45s} {solved}/{args.seeds} median {m:9.0f} "
                       f"(g x{args.grad_cost:g}: {np.median(evals2) if evals2 else np.nan:9.0f}) ratio {ratio:5.2f} "
                       f"max {max(evals) if evals else np.nan:8.0f} {time.time() - t0:6.1f}s", flush=True)
+                rows.append(dict(dim=d, problem=prob, optimizer=spec, solved=solved, runs=args.seeds,
+                                 first_seed=args.first_seed, median_evals=m,
+                                 median_evals_grad_cost=float(np.median(evals2)) if evals2 else np.nan,
+                                 grad_cost=args.grad_cost, ratio_to_first=ratio,
+                                 max_evals_solved=max(evals) if evals else np.nan))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -99,12 +99,27 @@ def test_hybrid_descends_with_gradients_and_counts_them():
     res = attnopt.minimize(f, "hybrid_cma", seed=0, max_iters=None, max_evals=20_000, target=1e-8)
     assert res.status == "target_reached"
     assert res.g_evals > 0 and "gd" in set(res.history["phase"])
-    # each gradient query is one value-and-gradient pair: one function and one gradient evaluation
+    # each gradient query asks a value and a gradient at each running descent's point: one function
+    # and one gradient evaluation per descent (up to first_descents of them side by side)
     phase = res.history["phase"]
     gd_rows = res.history.index[(phase == "gd") & (phase.shift() == "gd")]
     steps = res.history.loc[gd_rows, ["f_evals", "g_evals"]].to_numpy() - res.history.loc[gd_rows - 1, [
         "f_evals", "g_evals"]].to_numpy()
-    assert (steps == 1).all()
+    assert (steps[:, 0] == steps[:, 1]).all() and steps.min() >= 1 and steps.max() <= 4
+
+
+def test_hybrid_first_descents_run_side_by_side_in_one_call_per_step():
+    """A restart's first descents (from the mean and the 3 best trials) are one batched query per
+    step: a call of 4 points first, then fewer as descents finish, never a call per point."""
+    f = CallRecorder(6)
+    attnopt.minimize(f, "hybrid_cma", seed=0, max_iters=None, max_evals=3000)
+    n = 4 + int(3 * math.log(6))
+    rows = [r for r, _ in f.calls]
+    first = next(i for i, r in enumerate(rows) if 0 < i and r != n)
+    assert rows[first] == 4 and all(r == n for r in rows[1:first])
+    descent_rows = rows[first:rows.index(n, first)]
+    assert descent_rows == sorted(descent_rows, reverse=True) and len(descent_rows) > 4
+    assert 1 in rows[rows.index(n, first):]  # the next level's descent: the mean's alone
 
 
 def test_lbfgs_descent_solves_a_quadratic_from_a_bad_first_step():
@@ -137,10 +152,15 @@ def test_lbfgs_direction_satisfies_the_secant_equation_and_descends():
 def test_hybrid_descends_at_each_half_decade_of_shrinking_then_restarts():
     f = landscapes.make("rastrigin", 5, rotate=True, shift=True, transform_seed=1)
     res = attnopt.minimize(f, "hybrid_cma", seed=0, max_iters=None, max_evals=20_000, target=1e-8)
-    phases = res.history["phase"].tolist()
+    h = res.history
+    phases = h["phase"].tolist()
     first_restart = phases.index("restart")
-    # runs of consecutive "gd" rows before the first restart: one per level 0.03, 0.0095, 0.003
-    runs = sum(1 for a, b in zip(["init"] + phases[:first_restart], phases[:first_restart]) if b == "gd" and a != "gd")
-    assert runs == 3
+    # runs of consecutive "gd" rows before the first restart: one per level 0.1, 0.032, 0.01, 0.0032
+    starts = [i for i in range(1, first_restart) if phases[i] == "gd" and phases[i - 1] != "gd"]
+    assert len(starts) == 4
+    # the first level's descents start from the mean and the 3 best trials, side by side (one
+    # query of 4 points per step, while all run); the later ones from the mean alone
+    per_row = h["g_evals"].diff().to_numpy()
+    assert per_row[starts[0]] == 4 and all(per_row[i] == 1 for i in starts[1:])
     with pytest.raises(attnopt.ConfigError, match="optimizer.descend_at=0 is invalid"):
         attnopt.optimizers.make("hybrid_cma", descend_at=0)

@@ -7,23 +7,30 @@ at, with no scale to set by hand:
 1. **explore** with :mod:`.metric_search` (attention search with a learned metric, CMA-ES): trials
    around the mean, rank weights, adapted step size and covariance. Its step size shrinks as the
    search settles into a basin;
-2. **exploit** with gradient descent from the mean, each time the distribution's largest axis
+2. **exploit** with gradient descent, each time the distribution's largest axis
    ``sigma * max(D)`` has shrunk below another level: ``descend_at`` of its initial size, then
    every further factor sqrt(10), down to ``restart_at``. The descent is L-BFGS (quasi-Newton
    gradient descent, a memory of ``memory`` steps) with a backtracking Armijo line search, so its
    step adapts to the landscape's curvature instead of a fixed learning rate; its first step is as
-   long as the search's current step size. Each query is one point's value and gradient (1
+   long as the search's current step size. Each step asks its point's value and gradient (1
    function + 1 gradient evaluation). It stops when it no longer improves (relative change below
-   1e-13, twice), when the line search fails, or after ``descent_iters`` * d queries. An early
-   descent often finishes the run in the right basin long before sampling would resolve the last
-   digits; when it does not (it found a local minimum), the search goes on where it was, since a
-   longer search often still moves to a better basin (Griewank's near-optimal minima);
+   1e-13, twice), when the line search fails, or after ``descent_iters`` * d queries. At a
+   restart's first level the search still spans several basins (on trapped, several of its
+   rings; on Rastrigin, several cells), and which one the mean lies in is close to a coin toss, so
+   ``first_descents`` descents start there side by side: from the mean and from the generation's
+   best ``first_descents - 1`` trials, one batched query per step for all of them; the lowest
+   minimum they reach is the restart's. Later levels descend from the mean only (the search has
+   settled in one basin by then, and its trials with it). An early descent often finishes the run
+   in the right basin long before sampling would resolve the last digits; when it does not (it
+   found a local minimum), the search goes on where it was, since a longer search often still
+   moves to a better basin (Griewank's near-optimal minima);
 3. **restart** (IPOP) after the descent at ``restart_at`` or when a CMA stopping rule holds: start
    again from a uniform point of the init box with ``incpopsize`` times the trials.
 
 Every evaluation is a query to the driver, so a gradient counts as one evaluation in the runner's
 ``f_evals + g_evals``. The descent is written as pure functions too (:func:`descent_start`,
-:func:`descent_query`, :func:`descent_tell`), one query per step.
+:func:`descent_query`, :func:`descent_tell`), one point per step; the descents that run side by
+side are a tuple of them, asked and told in one batch.
 """
 from __future__ import annotations
 
@@ -114,12 +121,17 @@ def descent_tell(ds: Descent, f: float, g: np.ndarray, memory: int, max_queries:
     return ds._replace(t=t, queries=queries, done=tiny or queries >= max_queries)
 
 
+def lowest(runs) -> Descent:
+    """The descent at the lowest point (a NaN or infinite value counts as the highest)."""
+    return min(runs, key=lambda ds: ds.f if math.isfinite(ds.f) else math.inf)
+
+
 class HybridCMAState(NamedTuple):
     x: np.ndarray  # the latest evaluated point: best trial of a generation, or the descent's point
     loss: float
     search: acma.Search
     restarts: int
-    descent: Optional[Descent] = None  # set while the gradient phase runs
+    descent: Optional[tuple] = None  # the descents (a Descent each) that run side by side in the gradient phase
     level: float = 1.0  # the search's size (fraction of its initial one) that triggers the next descent
     final: bool = False  # the running descent is this restart's last
     bounds: Any = None
@@ -137,10 +149,11 @@ LEVEL_STEP = math.sqrt(10.0)
 @takes(acma.IPOP_OPTIONS)
 def hybrid_cma(
     *,
-    descend_at: Annotated[float, gt(0), le(1)] = 0.03,
+    descend_at: Annotated[float, gt(0), le(1)] = 0.1,
     restart_at: Annotated[float, gt(0), le(1)] = 0.003,
     memory: Annotated[int, gt(0)] = 10,
     descent_iters: Annotated[int, gt(0)] = 50,
+    first_descents: Annotated[int, gt(0)] = 4,
     **options,
 ) -> Optimizer:
     """Attention search with a learned metric (CMA-ES, IPOP) for exploration, L-BFGS gradient
@@ -148,7 +161,9 @@ def hybrid_cma(
     fraction of the init box's width. The first descent starts once the search distribution has
     shrunk to ``descend_at`` of its initial size; the search then goes on, with another descent
     at every further shrink by sqrt(10), and restarts after the descent at ``restart_at`` (or when
-    a CMA stopping rule holds). ``descent_iters`` * d queries at most per descent."""
+    a CMA stopping rule holds). ``descent_iters`` * d queries at most per descent. At the first
+    level ``first_descents`` descents run side by side, from the mean and the generation's best
+    ``first_descents - 1`` trials (1: from the mean alone)."""
 
     ipop = acma.IPOP(**acma.IPOP_OPTIONS.pick(options))
 
@@ -161,9 +176,17 @@ def hybrid_cma(
         x0 = np.asarray(x0, dtype=float)
         return HybridCMAState(x0, float("nan"), ipop.search(x0, bounds, 0), 0, level=descend_at, bounds=bounds)
 
-    def after_descent(state, ds):
+    def descent_starts(s, X, losses, level):
+        """Where the descents start: the mean, and at a restart's first level (the search still
+        spans several basins) also the best first_descents - 1 trials of the generation."""
+        k = first_descents if level >= descend_at else 1
+        order = np.argsort(np.where(np.isnan(losses), np.inf, losses), kind="stable")
+        return np.vstack([s.mean[None], X[order[: k - 1]]])
+
+    def after_descent(state, runs):
         """The restart's last descent: restart; an earlier one: the search goes on, the next
         descent half a decade further down."""
+        ds = lowest(runs)
         if state.final and state.restarts < ipop.restarts:
             return restart_state(state, ds.x, ds.f)
         return HybridCMAState(ds.x, ds.f, state.search, state.restarts, None, state.level / LEVEL_STEP, False,
@@ -173,11 +196,12 @@ def hybrid_cma(
         if state.stage == "start":
             return state, Query(state.x)
         if state.stage == "mean":
-            return state, Query(state.asked[0].mean, grad=True)
+            return state, Query(state.asked[2], grad=True, cut=True)
         if state.restart_due:
             state = state._replace(search=ipop.restart(state.bounds, state.restarts, rng), restart_due=False)
         if state.descent is not None:
-            return state._replace(stage="descent"), Query(descent_query(state.descent), grad=True)
+            X = np.stack([descent_query(ds) for ds in state.descent if not ds.done])
+            return state._replace(stage="descent"), Query(X, grad=True, cut=True)
         Y, X = acma.sample(state.search, rng)
         return state._replace(stage="gen", asked=(Y, X)), acma.generation_query(X)
 
@@ -185,15 +209,27 @@ def hybrid_cma(
         if state.stage == "start":
             return state._replace(loss=float(values), stage=""), "init"
         if state.stage == "descent":
-            ds = descent_tell(state.descent, float(values), grads, memory, descent_iters * len(state.x))
-            if ds.done:
-                return after_descent(state, ds)
-            return state._replace(x=ds.x, loss=ds.f, descent=ds, stage=""), "gd"
+            # one answer per running descent, in order (the last ones missing where the budget cut
+            # the query: those descents stay where they were; the run ends there)
+            values, grads = np.asarray(values, dtype=float).reshape(-1), np.asarray(grads, dtype=float)
+            runs, j = [], 0
+            for ds in state.descent:
+                if not ds.done and j < len(values):
+                    ds = descent_tell(ds, float(values[j]), grads[j], memory, descent_iters * len(state.x))
+                    j += 1
+                runs.append(ds)
+            if all(ds.done for ds in runs):
+                return after_descent(state, runs)
+            best = lowest(runs)
+            return state._replace(x=best.x, loss=best.f, descent=tuple(runs), stage=""), "gd"
         if state.stage == "mean":
-            s, final = state.asked
-            ds = descent_start(s.mean.copy(), float(values), grads, s.sigma * float(np.mean(s.D)) * s.k.chi_d)
-            state = HybridCMAState(ds.x, ds.f, s, state.restarts, ds, state.level, final, state.bounds, "")
-            return after_descent(state, ds) if ds.done else (state, "gd")
+            s, final, X0 = state.asked
+            values, grads = np.asarray(values, dtype=float).reshape(-1), np.asarray(grads, dtype=float)
+            step = s.sigma * float(np.mean(s.D)) * s.k.chi_d
+            runs = tuple(descent_start(X0[i].copy(), float(values[i]), grads[i], step) for i in range(len(values)))
+            best = lowest(runs)
+            state = HybridCMAState(best.x, best.f, s, state.restarts, runs, state.level, final, state.bounds, "")
+            return after_descent(state, runs) if all(r.done for r in runs) else (state, "gd")
         Y, X = state.asked
         losses = np.asarray(values, dtype=float)
         x, loss = acma.best_of(X[: len(losses)], losses)
@@ -203,7 +239,7 @@ def hybrid_cma(
         stop = bool(acma.stop_reasons(s, losses))
         if stop or acma.settled(s, state.level):  # descend from the mean, in this same iteration
             final = stop or state.level / LEVEL_STEP < restart_at * (1 - 1e-9)
-            return state._replace(stage="mean", asked=(s, final)), None
+            return state._replace(stage="mean", asked=(s, final, descent_starts(s, X, losses, state.level))), None
         return HybridCMAState(x, loss, s, state.restarts, None, state.level, False, state.bounds, ""), "attention"
 
     return Optimizer(init, ask, tell, any_backend=False)
