@@ -23,6 +23,7 @@ help:
 	@echo "  make compare            outside baselines (full: 2,100 runs, ~45+ min with JOBS=2)"
 	@echo "  make tune ARGS='--opts cma hybrid_cma ...'   how the compare grid's defaults were chosen (scripts/tune_opt.py)"
 	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: HOURS on CPU)"
+	@echo "  make l2l-cost           what fig6 fig7 would cost here, timed on slices (full: ~2 min)"
 	@echo "  make report             every table and figure above except compare and l2l"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -124,6 +125,12 @@ L2L_TARGETS := fig6 fig7 l2l
 .PHONY: $(L2L_TARGETS)
 $(L2L_TARGETS): $(STAMP)
 	$(BIN)/python -m attnopt.meta $@ --scale $(SCALE) --report-dir $(REPORT_DIR) $(L2L_ARGS)
+
+# make l2l-cost [SCALE=full]: what `make fig6 fig7` would cost on this machine, without running it:
+# each meta-training and evaluation timed on a slice and projected ($(REPORT_DIR)/l2l_cost_<scale>.md)
+.PHONY: l2l-cost
+l2l-cost: $(STAMP)
+	$(BIN)/python -m attnopt.meta cost --scale $(SCALE) --report-dir $(REPORT_DIR)
 
 # --- Comparison with outside baselines (issue 7: cma, dual_annealing, basinhopping) -------------
 # make compare   [SCALE=small|full] [JOBS=2] [REPORT_DIR=outputs/report]

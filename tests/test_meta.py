@@ -270,3 +270,26 @@ def test_study_pipeline_writes_table_figures_and_reuses_checkpoints(tmp_path, mo
     again = ex.Study("tiny", tmp_path, progress=False)
     again.model("generalist")
     assert ckpt.stat().st_mtime_ns == stamp
+
+
+def test_cost_projects_each_part_of_fig6_fig7_from_its_slice_and_writes_nothing_else(tmp_path, monkeypatch):
+    """`python -m attnopt.meta cost`: every part timed on its slice and scaled by how many times
+    the full run repeats it; it trains no checkpoint and caches no evaluation."""
+    from attnopt.meta import experiments as ex
+
+    tiny = ex.Preset(n_test=6, n_tune=4, lr_grid=(1e-3, 1e-2), two_d=TrainConfig(meta_iters=4, meta_batch=2),
+                     finetune=TrainConfig(meta_iters=4, meta_batch=2), horizons=(1,),
+                     mlp={"dataset": "digits", "hidden": 4, "batch_size": 16},
+                     mlp_train=TrainConfig(meta_iters=50, meta_batch=1, horizon=4, unroll=2), mlp_horizons=(1, 3),
+                     mlp_n_test=6, mlp_chunk=2, mlp_lr_grid=(0.1, 1.0, 3.0))
+    monkeypatch.setitem(ex.PRESETS, "tiny", tiny)
+    table = ex.cost(ex.Study("tiny", tmp_path, progress=False), meta_iters=2, eval_steps=3)
+    parts = dict(zip(table["part"], table["scale_up"]))
+    assert parts["meta-train mlp_rich"] == 50 / 2
+    assert parts["meta-test mlp_raw"] == 6 * 12 / (2 * 3)  # 6 test tasks to step 3 x 4, from 2 tasks x 3 steps
+    assert parts["tune + test Adam"] == (3 * 4 + 6) * (4 + 12) / (2 * 3)  # 3 rates x 4 tuning tasks + 6 test tasks
+    assert len(parts) == 3 * 2 + 4 and (table["wall_s"] > 0).all() and (table["cpu_s"] > 0).all()
+    assert np.allclose(table["projected_cpu_s"], table["cpu_s"] * table["scale_up"])
+    md = (tmp_path / "report" / "l2l_cost_tiny.md").read_text()
+    assert "**total**" in md and "fig6 fig7 SCALE=tiny" in md
+    assert not (tmp_path / "l2l").exists()  # nothing trained, nothing cached

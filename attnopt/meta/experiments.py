@@ -4,6 +4,7 @@
     python -m attnopt.meta fig6 --scale small    # MLP, raw features   (outputs/report/fig6.png)
     python -m attnopt.meta fig7 --scale small    # MLP, log/sign + rich (outputs/report/fig7.png)
     python -m attnopt.meta bench                 # meta-training time, LSTM vs attention
+    python -m attnopt.meta cost --scale full     # what fig6 + fig7 would cost here, measured on a slice
 
 Every meta-trained optimizer is saved under ``outputs/l2l/<scale>/checkpoints/<name>.pt`` with its
 config and reused by later commands when its training spec is unchanged; evaluation results are
@@ -370,6 +371,76 @@ def bench_kinds(report_dir: Path, reps: int = 3, meta_iters: int = 60, second_or
     return table
 
 
+def _timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process: user + system, all threads) of ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def cost(study: Study, meta_iters: int = 3, eval_steps: int = 10) -> pd.DataFrame:
+    """What ``fig6`` + ``fig7`` at the study's scale cost on this machine, without running them: each
+    part (meta-training each MLP model, meta-testing it, tuning and testing each baseline at each
+    horizon) is timed on a slice (``meta_iters`` meta-iterations; one chunk of test tasks for
+    ``eval_steps`` steps) and projected linearly to the preset's full size. Wall and CPU time are
+    both kept (CPU = user + system of every thread, what a shared machine's load does not inflate).
+    Writes l2l_cost_<scale>.csv / .md into the report directory."""
+    p, fam = study.preset, study.family("mlp")
+    longest = max(p.mlp_horizons) * p.mlp_train.horizon
+    chunk = min(p.mlp_chunk or p.mlp_n_test, p.mlp_n_test)
+    n_tune = min(p.n_tune, 16)  # as evaluate_baseline tunes the MLP's rates
+    rows = []
+
+    def add(part, slice_desc, units_measured, units_full, wall, cpu):
+        rows.append({"part": part, "measured on": slice_desc, "wall_s": wall, "cpu_s": cpu,
+                     "scale_up": units_full / units_measured, "projected_wall_s": wall * units_full / units_measured,
+                     "projected_cpu_s": cpu * units_full / units_measured})
+
+    tasks = study.tasks("mlp", "test", chunk)
+    # untimed warm-up: torch's first calls (allocator, kernels) would be charged to the first part
+    meta_train(LearnedOptimizer(kind="lstm", features="raw").to(study.device), [fam],
+               dataclasses.replace(study.specs["mlp_raw"].train, meta_iters=1), progress=False)
+    for name in ("mlp_raw", "mlp_logsign", "mlp_rich"):
+        spec = study.specs[name]
+        torch.manual_seed(spec.train.seed)
+        model = LearnedOptimizer(kind=spec.kind, features=spec.features).to(study.device)
+        cfg = dataclasses.replace(spec.train, meta_iters=meta_iters)
+        wall, cpu = _timed(lambda: meta_train(model, [fam], cfg, progress=False))
+        add(f"meta-train {name}", f"{meta_iters} of {spec.train.meta_iters} meta-iterations", meta_iters,
+            spec.train.meta_iters, wall, cpu)
+        model.eval()
+        wall, cpu = _timed(lambda: ev.run_rule(learned(model), fam, tasks, eval_steps))
+        add(f"meta-test {name}", f"{chunk} tasks x {eval_steps} steps (of {p.mlp_n_test} x {longest})",
+            chunk * eval_steps, p.mlp_n_test * longest, wall, cpu)
+    for name in BASELINES:
+        rule = BASELINES[name](1e-2)
+        wall, cpu = _timed(lambda: ev.run_rule(rule, fam, tasks, eval_steps))
+        # per horizon: the grid's rates on n_tune tasks (tune_lr), then the test tasks
+        task_steps = sum((len(p.mlp_lr_grid) * n_tune + p.mlp_n_test) * hx * p.mlp_train.horizon
+                         for hx in p.mlp_horizons)
+        add(f"tune + test {name}", f"{chunk} tasks x {eval_steps} steps (of {task_steps:,} task-steps)",
+            chunk * eval_steps, task_steps, wall, cpu)
+    table = pd.DataFrame(rows)
+    total_wall, total_cpu = table["projected_wall_s"].sum(), table["projected_cpu_s"].sum()
+    threads = torch.get_num_threads()
+    csv = study.report_dir / f"l2l_cost_{study.scale}.csv"
+    io.write_csv(csv, table)
+    fmt = lambda s: f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.1f} min" if s >= 60 else f"{s:.1f} s"
+    lines = [f"# What `make fig6 fig7 SCALE={study.scale}` costs on {study.device} ({threads} torch threads), "
+             f"projected from slices", "",
+             "| part | measured on | wall | CPU | x | projected wall | projected CPU |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['part']} | {r['measured on']} | {r['wall_s']:.2f} s | {r['cpu_s']:.2f} s | {r['scale_up']:,.0f} | "
+              f"{fmt(r['projected_wall_s'])} | {fmt(r['projected_cpu_s'])} |" for r in rows]
+    lines += [f"| **total** | | | | | **{fmt(total_wall)}** | **{fmt(total_cpu)}** |", "",
+              "x: how many times the slice the full run repeats (linear projection: the per-step cost of "
+              "meta-training and of a step of a batch of tasks does not change along a run); CPU: user + "
+              "system time of all threads."]
+    io.write_text(csv.with_suffix(".md"), "\n".join(lines) + "\n")
+    print(f"fig6 + fig7 at scale {study.scale}: projected {fmt(total_wall)} wall, {fmt(total_cpu)} CPU "
+          f"({threads} threads) -> {csv.with_suffix('.md')}")
+    return table
+
+
 # Measured on CPU, 1 thread: full preset's rich-feature MNIST MLP, 4 meta-iterations: 4.3 -> 5.5 s per
 # meta-iteration, peak RSS 1.9 -> 2.3 GB; `fig7 --scale small`: 57-62 -> 71-73 ms per meta-iteration and
 # final test loss at 1x/3x the horizon 1.07/1.27 -> 0.77/0.47 (logsign), 0.83/2.73 -> 0.67/1.15 (rich).
@@ -382,8 +453,9 @@ SECOND_ORDER_HELP = (
 
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m attnopt.meta", description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["l2l", "fig6", "fig7", "train", "all", "bench"],
-                    help="bench: meta-training time of the LSTM vs the attention model")
+    ap.add_argument("what", choices=["l2l", "fig6", "fig7", "train", "all", "bench", "cost"],
+                    help="bench: meta-training time of the LSTM vs the attention model; cost: what fig6 + fig7 "
+                         "would cost at --scale, timed on slices and projected")
     ap.add_argument("--scale", default="small", choices=sorted(PRESETS))
     ap.add_argument("--out", default="outputs", help="root of checkpoints and caches: <out>/l2l/<scale>/")
     ap.add_argument("--report-dir", default=None, help="where tables and figures go (default: <out>/report)")
@@ -408,6 +480,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         study.table()
     if args.what == "bench":
         bench_kinds(study.report_dir, second_order=args.second_order)
+    if args.what == "cost":
+        cost(study)
     if args.what == "train":
         for name in study.specs:
             study.model(name)
