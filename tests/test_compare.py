@@ -56,6 +56,24 @@ def test_compare_table_counts_and_medians():
     assert c["evals_to_1e-8_median_grad2"] == 6.5  # gradient-free: the same in both accountings
 
 
+def test_compare_of_attnopt_optimizers_alone_and_not_of_other_experiments_in_the_tree():
+    """`make compare ARGS="optimizer=attention"` (no outside baseline) still gets its table and
+    ECDF; runs of another experiment in the same tree (no landscape.rotate key) stay out."""
+    runs, hist = _runs()
+    own = runs[runs["optimizer"] == "attention"]
+    other = own.assign(run_dir="table1_run", **{"landscape.rotate": np.nan, "landscape.shift": np.nan})
+    hist = {**hist, "table1_run": hist[own["run_dir"].iloc[0]]}
+    both = pd.concat([own, other.iloc[:1]], ignore_index=True)
+    t = compare(both, hist)
+    assert set(t["optimizer"]) == {"attention"} and t["runs"].sum() == len(own) == 4
+    fig = fig_compare_ecdf(both, hist)
+    assert fig.axes
+    with pytest.raises(NotApplicable):
+        compare(other, hist)
+    with pytest.raises(NotApplicable):
+        fig_compare_ecdf(other, hist)
+
+
 def test_compare_table_counts_a_gradient_as_two_evaluations_in_its_second_accounting():
     runs, hist = _runs()
     d = runs.loc[(runs["optimizer"] == "cma") & ~runs["landscape.rotate"], "run_dir"].iloc[0]
