@@ -22,8 +22,8 @@ help:
 	@echo "  make table2 fig2 fig3 table3   ML tasks and learning-rate search"
 	@echo "  make compare            outside baselines (small: 315 runs; full: 2,100 runs, ~36 min with JOBS=2)"
 	@echo "  make tune ARGS='--opts cma hybrid_cma ...'   how the compare grid's defaults were chosen (scripts/tune_opt.py)"
-	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: HOURS on CPU)"
-	@echo "  make l2l-cost           what fig6 fig7 would cost here, timed on slices (full: ~2 min)"
+	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: fig6 fig7 ~22 h on 2 CPU cores)"
+	@echo "  make l2l-cost           what fig6 fig7 would cost here, timed on slices (full: ~3 min)"
 	@echo "  make report             every table and figure above except compare and l2l"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -119,7 +119,8 @@ report: fig4
 # Meta-trained optimizers are saved with their config in outputs/l2l/<scale>/checkpoints/ and,
 # like the evaluations cached beside them, reused while their spec is unchanged. SCALE=small: all
 # three together in a few minutes on 2 cores. SCALE=full (784-128-10 MLP on 5,000 MNIST images,
-# 101,770 parameters, 10-step unrolls) is the optional long experiment: hours on CPU.
+# 101,770 parameters, 10-step unrolls) is the optional long experiment: fig6 + fig7 ~22 h on 2 CPU
+# cores (make l2l-cost SCALE=full, 2026-12-01), most of it meta-testing the LSTMs: it wants a GPU.
 # --second-order: second-order meta-gradients; its checkpoints and report files are named *-second-order.*
 L2L_TARGETS := fig6 fig7 l2l
 .PHONY: $(L2L_TARGETS)
