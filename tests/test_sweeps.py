@@ -130,3 +130,38 @@ def test_preset_without_plus_fails_in_one_line_naming_the_fix(capsys):
     assert "+experiment=" in err and err.count("\n") == 1
     assert cli.main(["run", "-m", "+experiment=tabel1"]) == 2
     assert "unknown experiment 'tabel1'; choose from: " in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grid", [["optimizer=gd", "landscape=sphere,rastrigin", "seed=0,1"],
+                                  ["+experiment=table1_small", "landscape=sphere", "dimension=2", "seed=0", *TINY]])
+def test_a_sweep_run_by_the_cli_records_what_hydras_own_multirun_records(tmp_path, grid):
+    """`attnopt run -m` runs a sweep from the config it composed (attnopt.cli.run_sweep); a Hydra
+    flag (-cn) sends it through @hydra.main, which composes the sweep itself: both must give the
+    same multirun.yaml, the same .hydra/ files and the same histories."""
+    grid = [*grid, "dimension=2", "budget.max_iters=5", "progress=false", "hydra.callbacks.report.report=false"] \
+        if "optimizer=gd" in grid else [*grid, "hydra.callbacks.report.report=false"]
+    ours, hydras = tmp_path / "ours", tmp_path / "hydras"
+    assert attnopt("run", "-m", *grid, f"hydra.sweep.dir={ours}", cwd=tmp_path).returncode == 0
+    out = attnopt("run", "-cn", "config", "-m", *grid, f"hydra.sweep.dir={hydras}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+
+    def text(path, root):
+        return path.read_text().replace(str(root), "SWEEP")
+
+    assert text(ours / "multirun.yaml", ours) == text(hydras / "multirun.yaml", hydras)
+    runs = sorted(p.parent.name for p in ours.glob("*/summary.json"))
+    assert runs and runs == sorted(p.parent.name for p in hydras.glob("*/summary.json"))
+    for name in runs:
+        for record in (".hydra/config.yaml", ".hydra/overrides.yaml", "config.yaml"):
+            assert text(ours / name / record, ours) == text(hydras / name / record, hydras), (name, record)
+        mine, theirs = (pd.read_csv(root / name / "history.csv").drop(columns="time_s") for root in (ours, hydras))
+        pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_a_sweep_over_hydras_own_settings_fails_in_one_line(tmp_path):
+    out = attnopt("run", "-m", "optimizer=gd", "hydra.launcher.n_jobs=1,2", cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("attnopt: error: 'hydra.launcher.n_jobs=1,2': a sweep "
+                                                         "cannot sweep over Hydra's own configuration")
+    assert not (tmp_path / "outputs").exists()
