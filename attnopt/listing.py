@@ -3,7 +3,7 @@ parameters and their defaults.
 
 Optimizers and landscapes are described by the first line of their factory's docstring and their
 defaults from its signature (where `attnopt run` takes them from too, attnopt/conf_store.py);
-experiment presets by the first comment line of their file; report items by their registered
+experiment presets by the first sentence of their file's leading comment; report items by their registered
 function's docstring.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _first_line(doc: str | None) -> str:
     text = " ".join((doc or "").strip().split("\n\n")[0].split())
     m = re.match(r"(.+?\.)(\s|$)", text)
     text = m.group(1) if m else text
-    return re.sub(r":math:`([^`]*)`", r"\1", text).replace("``", "")
+    return re.sub(r":\w+:`~?([^`]*)`", r"\1", text).replace("``", "")  # Sphinx roles read as their text
 
 
 def _shown(values: dict) -> str:
@@ -41,11 +41,15 @@ def _preset(landscape: str) -> dict:
 
 
 def _experiment_line(path: Path) -> str:
+    """The first sentence of the file's leading comment block, however many lines it spans."""
+    block = []
     for line in path.read_text().splitlines():
         line = line.strip()
-        if line.startswith("#") and "@package" not in line:
-            return line.lstrip("# ").rstrip()
-    return ""
+        if not line.startswith("#"):
+            break
+        if "@package" not in line:
+            block.append(line.lstrip("#").strip())
+    return _first_line("\n".join(block))
 
 
 def rows(section: str) -> list[tuple[str, str, str]]:

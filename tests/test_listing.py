@@ -24,7 +24,15 @@ def test_list_names_everything_with_a_description_and_defaults(capsys):
     lines = out.splitlines()
     gd = lines.index(next(ln for ln in lines if ln.startswith("  gd ")))
     assert "gradient descent" in lines[gd].lower() and lines[gd + 1].split() == ["lr=0.01"]
-    assert ":math:" not in out
+    assert ":math:" not in out and ":func:" not in out
+    described = {}  # every item of every section has a description, a whole sentence
+    for line in lines:
+        if line.startswith("  ") and line[2] != " " and not line.endswith(":"):
+            name, _, text = line.strip().partition(" ")
+            described[name] = text.strip()
+    assert all(described.values()), [n for n, t in described.items() if not t]
+    compare_line = next(ln for ln in lines if ln.startswith("  compare ") and "attnopt run" not in ln)
+    assert compare_line.rstrip().endswith(".")  # a preset's comment is read to its sentence's end
     assert "attnopt run optimizer=NAME --cfg job -p optimizer" in out
 
 

@@ -134,8 +134,8 @@ def compare(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
 
 @figure("fig_compare_ecdf")
 def fig_compare_ecdf(runs: pd.DataFrame, histories: dict) -> plt.Figure:
-    """The runtime ECDFs of :func:`attnopt.report.ecdf.fig_ecdf` over the compare presets' runs
-    (problems plain and rotated + shifted, the outside baselines among the optimizers)."""
+    """Runtime ECDFs per dimension (as fig_ecdf draws them) of the compare presets' runs: problems
+    plain and rotated + shifted, attnopt's optimizers and the outside baselines, whichever ran."""
     require(runs, ["landscape", "optimizer", "dimension", "f_opt", "run_dir"], "fig_compare_ecdf")
     runs = compare_runs(runs[runs["run_dir"].isin(histories.keys())])
     if runs.empty:

@@ -250,11 +250,13 @@ def table2_of(results: ExperimentResults) -> pd.DataFrame:
 
 @figure("fig2", experiment="fig2")
 def fig2_of(results: ExperimentResults) -> plt.Figure:
+    """Report Figure 2: training loss of linear and logistic regression, GD vs attention search, against iterations and evaluations."""
     return fig2(results.runs, results.histories)
 
 
 @figure("fig3", experiment="fig3")
 def fig3_of(results: ExperimentResults) -> plt.Figure:
+    """Report Figure 3: final training and validation loss and time per iteration against the number of parameters."""
     return fig3(results.runs, results.histories)
 
 
@@ -266,6 +268,7 @@ def table3_of(results: ExperimentResults) -> pd.DataFrame:
 
 @figure("table3_search", experiment="table3")
 def table3_search_of(results: ExperimentResults) -> plt.Figure:
+    """What Table 3 measured: the validation loss against the learning rate, the rates each method tried and chose, each method's regret."""
     return fig_hpo(pd.read_csv(results.file(HPO_RESULTS)), pd.read_csv(results.file(HPO_TRIALS)))
 
 
