@@ -159,20 +159,50 @@ def launcher_target(cwd: Path, launcher: list[str]) -> str:
     return "unknown"
 
 
-def in_process(job: list[str], seeds: int) -> float:
+def in_process(job: list[str], seeds, barrier=None) -> float:
     """The same runs through the library in this process: configs composed and built first, only
-    the runs timed (attnopt.minimize's own loop, attnopt.runner.run)."""
+    the runs timed (attnopt.minimize's own loop, attnopt.runner.run). ``seeds``: a count or the
+    seeds themselves; ``barrier``: waited on before the clock starts (processes timed together)."""
     from hydra import compose, initialize_config_module
 
     from attnopt.run import build
     from attnopt.runner import run
 
+    seeds = range(seeds) if isinstance(seeds, int) else seeds
     with initialize_config_module(config_module="attnopt.conf", version_base=None):
-        specs = [build(compose(config_name="config", overrides=[*job, f"seed={s}"])) for s in range(seeds)]
+        specs = [build(compose(config_name="config", overrides=[*job, f"seed={s}"])) for s in seeds]
+    run(specs[0].landscape, specs[0].optimizer, x0=specs[0].x0, seed=specs[0].seed, budget=specs[0].budget,
+        arrays=specs[0].arrays)  # untimed: first calls' caches, as a long-lived worker has them
+    if barrier is not None:
+        barrier.wait()
     start = time.perf_counter()
     for spec in specs:
         run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, arrays=spec.arrays)
     return time.perf_counter() - start
+
+
+def _in_process_share(job, seeds, barrier, results) -> None:
+    results.put(in_process(job, seeds, barrier))
+
+
+def in_processes(job: list[str], seeds: int, workers: int) -> float:
+    """Wall seconds for the same runs split over ``workers`` processes that run at the same time,
+    each in the library with nothing else (no CLI, no launcher): what the machine itself allows
+    ``workers`` processes, i.e. the ceiling of any launcher's speed-up (two cores that share caches
+    and memory bandwidth, or a hypervisor's, do not double the work done)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(workers + 1), ctx.Queue()
+    shares = [list(range(seeds))[k::workers] for k in range(workers)]
+    processes = [ctx.Process(target=_in_process_share, args=(job, share, barrier, results)) for share in shares]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    walls = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    return max(walls)
 
 
 def figure_costs(out_dir: Path, repeats: int = 20) -> tuple[float, float]:
@@ -329,6 +359,11 @@ def main() -> None:
         table.add(f"  a sweep's fixed cost (a 1-run sweep less its run's time_s)", f"{fixed:.2f} s")
         table.add(f"  the best {args.workers} perfect workers could do: floor / (floor / {args.workers} + fixed cost)",
                   f"{floor / (floor / args.workers + fixed):.2f}x")
+        machine = in_processes(HEAVY_RUN, n, args.workers)
+        table.add(f"  the same runs in {args.workers} library processes at once, nothing else (the machine's "
+                  f"own ceiling)", f"{floor / machine:.2f}x ({machine:.2f} s)")
+        table.add(f"  the best {args.workers} workers can do on this machine: floor / (that + fixed cost)",
+                  f"{floor / (machine + fixed):.2f}x")
         methods = [m for m in args.start_methods.split(",") if m] or [None]
         for method in methods:  # the first is the launcher's default; the others are for comparison
             extra = [f"hydra.launcher.start_method={method}"] if method else []
