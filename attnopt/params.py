@@ -142,6 +142,14 @@ def _convert(value: Any, tp: Any, name: str) -> Any:
 
 def signature_params(factory: Callable) -> dict[str, tuple[Any, tuple[Constraint, ...], Any]]:
     """{name: (type, constraints, default)} for a factory's keyword parameters."""
+    try:
+        return dict(_signature_params(factory))  # a copy: the cached one is shared
+    except TypeError:  # an unhashable callable: read it each time
+        return dict(_signature_params.__wrapped__(factory))
+
+
+@functools.lru_cache(maxsize=None)  # get_type_hints compiles every string annotation, each call: ~0.5 ms
+def _signature_params(factory: Callable) -> dict[str, tuple[Any, tuple[Constraint, ...], Any]]:
     hints = typing.get_type_hints(factory, include_extras=True)
     out = {}
     for name, p in inspect.signature(factory).parameters.items():
