@@ -155,3 +155,21 @@ def test_compare_preset_and_report_end_to_end(tmp_path):
     assert (tmp_path / "report" / "fig_compare_ecdf.png").stat().st_size > 10_000
     runs = pd.read_csv(tmp_path / "report" / "runs.csv")
     assert (runs["f_evals"] + runs["g_evals"] <= 300).all()
+
+
+def test_tables_and_figures_share_the_reports_landscape_order():
+    from attnopt.report.style import ordered_landscapes
+
+    names = ["trapped", "zeta", "ackley (rotate, shift)", "rastrigin (rotate, shift)", "ackley", "rastrigin", "sphere"]
+    assert ordered_landscapes(names) == ["sphere", "rastrigin", "rastrigin (rotate, shift)", "ackley",
+                                         "ackley (rotate, shift)", "trapped", "zeta"]
+    runs, hist = _runs()
+    ack = runs.assign(landscape=runs["landscape"].str.replace("rastrigin", "ackley"),
+                      run_dir="a" + runs["run_dir"])
+    hist = {**hist, **{"a" + d: h for d, h in hist.items()}}
+    both = pd.concat([ack, runs], ignore_index=True)  # ackley given first: still drawn after rastrigin
+    fig = fig_compare_ecdf(both, hist)
+    titles = [ax.get_title().split(",")[0] for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert titles[:4] == ["rastrigin", "rastrigin (rotate", "ackley", "ackley (rotate"]
+    assert list(dict.fromkeys(compare(both, hist)["problem"])) == ["rastrigin", "rastrigin (rotate, shift)", "ackley",
+                                                                  "ackley (rotate, shift)"]

@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 from attnopt.report.ecdf import ecdf_figure, runtimes  # noqa: E402
 from attnopt.report.markdown import fraction, number  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
+from attnopt.report.style import ordered_landscapes  # noqa: E402
 from attnopt.report.tables import gap_to_optimum, require  # noqa: E402
 
 TARGETS = (1e-2, 1e-8)
@@ -26,7 +27,6 @@ TARGETS = (1e-2, 1e-8)
 ORDER = ["attention_cma", "hybrid_cma", "attention_ipop", "attention", "attention_explore", "hybrid1", "hybrid2",
          "hybrid3", "hybrid4", "gd", "sgd", "adam", "learned"]
 BASELINES = ["cma", "dual_annealing", "basinhopping"]
-LANDSCAPES = ["rastrigin", "ackley", "griewank", "trapped"]
 
 
 def with_problem(runs: pd.DataFrame) -> pd.DataFrame:
@@ -44,16 +44,6 @@ def compare_runs(runs: pd.DataFrame) -> pd.DataFrame:
     if "landscape.rotate" not in runs.columns:
         return runs.iloc[:0]
     return runs[runs["landscape.rotate"].notna() & pd.to_numeric(runs["f_opt"], errors="coerce").notna()]
-
-
-def _problem_order(problems) -> list[str]:
-    present = list(dict.fromkeys(problems))
-
-    def key(p: str):
-        base, _, mark = p.partition(" ")
-        return (LANDSCAPES.index(base) if base in LANDSCAPES else len(LANDSCAPES), base, mark)
-
-    return sorted(present, key=key)
 
 
 def _optimizer_order(names) -> list[str]:
@@ -110,7 +100,7 @@ def compare(runs: pd.DataFrame, histories: dict) -> pd.DataFrame:
             "time_s_median": float(np.median(pd.to_numeric(g["time_s"]))),
         })
     out = pd.DataFrame(rows)
-    problems, opts = _problem_order(out["problem"]), _optimizer_order(out["optimizer"])
+    problems, opts = ordered_landscapes(out["problem"]), _optimizer_order(out["optimizer"])
     out = out.assign(_p=out["problem"].map(problems.index), _o=out["optimizer"].map(opts.index))
     out = out.sort_values(["dimension", "_p", "_o"]).drop(columns=["_p", "_o"]).reset_index(drop=True)
     out.attrs["markdown"] = pd.DataFrame({

@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 
 from attnopt.report.markdown import FIXED_LAYOUT  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure, table  # noqa: E402
-from attnopt.report.style import HANDLE_LENGTH, ordered, styles  # noqa: E402
+from attnopt.report.style import HANDLE_LENGTH, ordered, ordered_landscapes, styles  # noqa: E402
 
 LOG_TARGETS = 10.0 ** np.linspace(2.0, -8.0, 51)
 N_TARGETS = 51
@@ -193,7 +193,7 @@ def ecdf_figure(runs: pd.DataFrame, histories: dict, max_cols: int = 5) -> plt.F
     # each dimension starts a new row; wide ones wrap
     layout = []  # (dimension, [problem keys or None for the pooled panel])
     for dim in dims:
-        keys = [k for k in probs if k[0] == dim]
+        keys = [(dim, land) for land in ordered_landscapes(land for d, land in probs if d == dim)]
         panels = keys + ([None] if len(keys) > 1 else [])
         for start in range(0, len(panels), max_cols):
             layout.append((dim, panels[start:start + max_cols]))

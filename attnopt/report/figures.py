@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 from attnopt.report.curves import median_band  # noqa: E402
 from attnopt.report.markdown import FIXED_LAYOUT  # noqa: E402
 from attnopt.report.registry import NotApplicable, figure  # noqa: E402
-from attnopt.report.style import HANDLE_LENGTH, ordered, styles  # noqa: E402
+from attnopt.report.style import HANDLE_LENGTH, ordered, ordered_landscapes, styles  # noqa: E402
 from attnopt.report.tables import require  # noqa: E402
 
 #: losses at or below this (after subtracting f_opt) are drawn at it, so a run that hit the optimum
@@ -31,10 +31,7 @@ class _PlainLog(ticker.LogFormatter):
 
 
 def _landscape_order(runs: pd.DataFrame) -> list[str]:
-    # the report's order where it applies, then anything else alphabetically
-    known = ["sphere", "rastrigin", "ackley", "griewank", "rosenbrock"]
-    present = list(dict.fromkeys(runs["landscape"]))
-    return [n for n in known if n in present] + sorted(n for n in present if n not in known)
+    return ordered_landscapes(runs["landscape"])
 
 
 def _gap_history(h: pd.DataFrame, f_opt) -> pd.DataFrame:

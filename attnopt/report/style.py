@@ -19,6 +19,23 @@ _LINES = ["-", "--", "-.", ":"]
 HANDLE_LENGTH = 3.5
 
 
+#: the report's order of landscapes, which every table and figure follows (fig1's rows, the ECDFs'
+#: panels, the compare table); variants such as ``rastrigin (rotate, shift)`` follow their base
+LANDSCAPES = ["sphere", "rastrigin", "ackley", "griewank", "rosenbrock", "trapped"]
+
+
+def ordered_landscapes(names) -> list[str]:
+    """Landscape (problem) names in LANDSCAPES' order, each variant after its base name, then the
+    others alphabetically."""
+    names = list(dict.fromkeys(str(n) for n in names))
+
+    def key(n: str):
+        base, _, variant = n.partition(" ")
+        return (LANDSCAPES.index(base) if base in LANDSCAPES else len(LANDSCAPES), base, variant)
+
+    return sorted(names, key=key)
+
+
 def ordered(names) -> list[str]:
     """Known optimizers in KNOWN's order (variants such as ``attention (sigma=0.1)`` after their
     base name), then the others alphabetically."""
