@@ -78,7 +78,8 @@ def runtimes(h: pd.DataFrame, targets, f_opt: float = 0.0, grad_cost: float = 1.
 
 
 def problems(runs: pd.DataFrame, histories: dict) -> dict[tuple[int, str], Problem]:
-    """One Problem per (dimension, landscape) of ``runs`` with histories."""
+    """One Problem per (dimension, landscape) of ``runs`` with histories, by dimension and then in
+    the report's order of landscapes."""
     out = {}
     f_opt_col = pd.to_numeric(runs.get("f_opt", pd.Series(np.nan, index=runs.index)), errors="coerce")
     for (dim, land), g in runs.assign(_f_opt=f_opt_col).groupby(["dimension", "landscape"], sort=True):
@@ -101,7 +102,8 @@ def problems(runs: pd.DataFrame, histories: dict) -> dict[tuple[int, str], Probl
                 start = best + max(abs(best), 1.0) * 1e-12  # nothing moved: one meaningful target, the best
             targets = start - np.linspace(0.0, 1.0, N_TARGETS) * (start - best)
         out[(int(dim), str(land))] = Problem(int(dim), str(land), kind, targets, f_opt, start, best)
-    return out
+    order = ordered_landscapes(land for _, land in out)  # by dimension, then in the report's order
+    return {k: out[k] for k in sorted(out, key=lambda k: (k[0], order.index(k[1])))}
 
 
 def _with_histories(runs: pd.DataFrame, histories: dict, name: str) -> pd.DataFrame:
@@ -193,7 +195,7 @@ def ecdf_figure(runs: pd.DataFrame, histories: dict, max_cols: int = 5) -> plt.F
     # each dimension starts a new row; wide ones wrap
     layout = []  # (dimension, [problem keys or None for the pooled panel])
     for dim in dims:
-        keys = [(dim, land) for land in ordered_landscapes(land for d, land in probs if d == dim)]
+        keys = [k for k in probs if k[0] == dim]
         panels = keys + ([None] if len(keys) > 1 else [])
         for start in range(0, len(panels), max_cols):
             layout.append((dim, panels[start:start + max_cols]))
