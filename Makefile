@@ -24,7 +24,7 @@ help:
 	@echo "  make tune ARGS='--opts cma hybrid_cma ...'   how the compare grid's defaults were chosen (scripts/tune_opt.py)"
 	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: fig6 fig7 ~22 h on 2 CPU cores)"
 	@echo "  make l2l-cost           what fig6 fig7 would cost here, timed on slices (full: ~3 min)"
-	@echo "  make report             every table and figure above except compare and l2l"
+	@echo "  make report             every table and figure above except compare and fig6 fig7 l2l"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
