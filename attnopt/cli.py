@@ -186,8 +186,6 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
         except (HydraException, OmegaConfBaseException) as exc:
             raise ConfigError(_one_line(exc)) from None
         by_choices: dict[tuple, object] = {}
-        if multirun:
-            start_workers_early(base, len({tuple(job) for job in jobs}))
         if not multirun:  # the one job is `base` less its hydra node, as compose() gives it: no second compose
             job_cfg = copy.deepcopy(base)
             with open_dict(job_cfg):
@@ -237,21 +235,6 @@ def validate(overrides: list[str], multirun: bool, on_job: Optional[Callable] = 
         if on_sweep is not None:  # inside Hydra's context, after every check (run_sweep runs the sweep)
             on_sweep([o.input_line for o in parse(overrides) if not o.is_hydra_override()], base)
     return len(jobs)
-
-
-def start_workers_early(base, n_distinct: int) -> None:
-    """A sweep for attnopt's launcher with forkserver workers (hydra.launcher.n_jobs >= 2): start the
-    forkserver now, so that its imports (~0.5 s of CPU) run on another core while this process
-    checks the jobs, and forks are at hand the moment the launcher wants workers (it still decides
-    whether they pay, attnopt.pool.run_jobs). Left alone when each worker would get one job at most."""
-    from omegaconf import OmegaConf
-
-    workers, _ = concurrent_jobs(base, n_distinct)
-    if workers > 1 and n_distinct > workers and \
-            OmegaConf.select(base, "hydra.launcher.start_method", default=None) == "forkserver":
-        from attnopt.pool import start_forkserver
-
-        start_forkserver()
 
 
 def concurrent_jobs(base, n_distinct: int) -> tuple[int, str]:
