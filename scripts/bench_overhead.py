@@ -182,14 +182,17 @@ def in_process(job: list[str], seeds, barrier=None) -> float:
 
 
 def _in_process_share(job, seeds, barrier, results) -> None:
-    results.put(in_process(job, seeds, barrier))
+    cpu = time.process_time()
+    wall = in_process(job, seeds, barrier)
+    results.put((wall, time.process_time() - cpu))
 
 
-def in_processes(job: list[str], seeds: int, workers: int) -> float:
-    """Wall seconds for the same runs split over ``workers`` processes that run at the same time,
-    each in the library with nothing else (no CLI, no launcher): what the machine itself allows
-    ``workers`` processes, i.e. the ceiling of any launcher's speed-up (two cores that share caches
-    and memory bandwidth, or a hypervisor's, do not double the work done)."""
+def in_processes(job: list[str], seeds: int, workers: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of all) for the same runs split over ``workers`` processes that run
+    at the same time, each in the library with nothing else (no CLI, no launcher): what the machine
+    itself allows ``workers`` processes, i.e. the ceiling of any launcher's speed-up (two cores that
+    share caches and memory bandwidth, or a hypervisor's, do not double the work done). The CPU
+    seconds include each process's composing and first run, untimed in the wall seconds."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -199,10 +202,10 @@ def in_processes(job: list[str], seeds: int, workers: int) -> float:
     for process in processes:
         process.start()
     barrier.wait()
-    walls = [results.get() for _ in processes]
+    measured = [results.get() for _ in processes]
     for process in processes:
         process.join()
-    return max(walls)
+    return max(wall for wall, _ in measured), sum(cpu for _, cpu in measured)
 
 
 def figure_costs(out_dir: Path, repeats: int = 20) -> tuple[float, float]:
@@ -359,9 +362,10 @@ def main() -> None:
         table.add(f"  a sweep's fixed cost (a 1-run sweep less its run's time_s)", f"{fixed:.2f} s")
         table.add(f"  the best {args.workers} perfect workers could do: floor / (floor / {args.workers} + fixed cost)",
                   f"{floor / (floor / args.workers + fixed):.2f}x")
-        machine = in_processes(HEAVY_RUN, n, args.workers)
+        machine, machine_cpu = in_processes(HEAVY_RUN, n, args.workers)
         table.add(f"  the same runs in {args.workers} library processes at once, nothing else (the machine's "
-                  f"own ceiling)", f"{floor / machine:.2f}x ({machine:.2f} s)")
+                  f"own ceiling)", f"{floor / machine:.2f}x ({machine:.2f} s: each run {machine * args.workers / n:.3f} s "
+                                   f"while {args.workers} run, {floor / n:.3f} s alone; CPU {machine_cpu:.2f} s)")
         table.add(f"  the best {args.workers} workers can do on this machine: floor / (that + fixed cost)",
                   f"{floor / (machine + fixed):.2f}x")
         methods = [m for m in args.start_methods.split(",") if m] or [None]
