@@ -127,16 +127,17 @@ def lowest(runs) -> Descent:
 
 
 class HybridCMAState(NamedTuple):
-    x: np.ndarray  # the latest evaluated point: best trial of a generation, or the descent's point
+    x: np.ndarray  # the latest evaluated point: best trial of a generation, or the lowest descent's point
     loss: float
     search: acma.Search
     restarts: int
     descent: Optional[tuple] = None  # the descents (a Descent each) that run side by side in the gradient phase
     level: float = 1.0  # the search's size (fraction of its initial one) that triggers the next descent
-    final: bool = False  # the running descent is this restart's last
+    final: bool = False  # the running descents are this restart's last
     bounds: Any = None
-    # "start" (x0 asked), "" (between steps), "gen" (a generation asked), "mean" (the settled
-    # mean's value and gradient asked, in the generation's iteration), "descent" (a descent point)
+    # "start" (x0 asked), "" (between steps), "gen" (a generation asked), "mean" (the descents'
+    # starting points asked, value and gradient, in the generation's iteration: the settled mean,
+    # and at a restart's first level the best trials too), "descent" (the running descents' points)
     stage: str = "start"
     asked: Any = None
     restart_due: bool = False  # the next ask starts afresh from a uniform point of the box
