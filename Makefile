@@ -20,7 +20,7 @@ help:
 	@echo "  make table1 fig1        Table 1 / Figure 1 + runtime ECDF (full: ~2.5 min on 2 cores)"
 	@echo "  make table4 fig5 fig4   hybrids on the trapped landscape (full: ~3 min)"
 	@echo "  make table2 fig2 fig3 table3   ML tasks and learning-rate search"
-	@echo "  make compare            outside baselines (small: 315 runs; full: 2,100 runs, ~36 min with JOBS=2)"
+	@echo "  make compare            outside baselines (small: 315 runs, ~1.5 min; full: 2,100 runs, ~36 min; JOBS=2)"
 	@echo "  make tune ARGS='--opts cma hybrid_cma ...'   how the compare grid's defaults were chosen (scripts/tune_opt.py)"
 	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: fig6 fig7 ~22 h on 2 CPU cores)"
 	@echo "  make l2l-cost           what fig6 fig7 would cost here, timed on slices (full: ~3 min)"
@@ -138,7 +138,7 @@ l2l-cost: $(STAMP)
 # Two sweeps (conf/experiment/compare[_small].yaml: rastrigin/ackley/griewank plain and rotated +
 # shifted; compare_trapped[_small].yaml: trapped) into outputs/sweeps/compare[_small]/, then one
 # report over both: compare.csv/.md and fig_compare_ecdf.png. SCALE=small (D=5, 3 seeds, 1e4 evals,
-# 315 runs) takes a few minutes on 2 cores; SCALE=full (D=10,20, 10 seeds, 1e5 evals, 2,100 runs)
+# 315 runs) took 95 s with JOBS=2 on 2 shared cores (2026-12-02); SCALE=full (D=10,20, 10 seeds, 1e5 evals, 2,100 runs)
 # took ~36 minutes with JOBS=2 on 2 shared cores, measured in three parts (2026-12-01, see
 # docs/findings.md): the 980 runs of cma, attention_cma, hybrid_cma, hybrid1-4 ~11 min, the 420 of
 # attention_ipop, dual_annealing, basinhopping 10 min, the 700 of attention, attention_explore, gd,
