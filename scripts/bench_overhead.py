@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 ATTNOPT = str(Path(sys.executable).parent / "attnopt")  # the console script of this interpreter's install
@@ -159,10 +160,11 @@ def launcher_target(cwd: Path, launcher: list[str]) -> str:
     return "unknown"
 
 
-def in_process(job: list[str], seeds, barrier=None) -> float:
+def in_process(job: list[str], seeds, barrier=None, cpu: Optional[list] = None) -> float:
     """The same runs through the library in this process: configs composed and built first, only
     the runs timed (attnopt.minimize's own loop, attnopt.runner.run). ``seeds``: a count or the
-    seeds themselves; ``barrier``: waited on before the clock starts (processes timed together)."""
+    seeds themselves; ``barrier``: waited on before the clock starts (processes timed together);
+    ``cpu``: a list the timed runs' CPU seconds are appended to."""
     from hydra import compose, initialize_config_module
 
     from attnopt.run import build
@@ -175,24 +177,25 @@ def in_process(job: list[str], seeds, barrier=None) -> float:
         arrays=specs[0].arrays)  # untimed: first calls' caches, as a long-lived worker has them
     if barrier is not None:
         barrier.wait()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for spec in specs:
         run(spec.landscape, spec.optimizer, x0=spec.x0, seed=spec.seed, budget=spec.budget, arrays=spec.arrays)
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
 
 
 def _in_process_share(job, seeds, barrier, results) -> None:
-    cpu = time.process_time()
-    wall = in_process(job, seeds, barrier)
-    results.put((wall, time.process_time() - cpu))
+    cpu: list = []
+    wall = in_process(job, seeds, barrier, cpu)
+    results.put((wall, cpu[0]))
 
 
 def in_processes(job: list[str], seeds: int, workers: int) -> tuple[float, float]:
     """(wall seconds, CPU seconds of all) for the same runs split over ``workers`` processes that run
     at the same time, each in the library with nothing else (no CLI, no launcher): what the machine
     itself allows ``workers`` processes, i.e. the ceiling of any launcher's speed-up (two cores that
-    share caches and memory bandwidth, or a hypervisor's, do not double the work done). The CPU
-    seconds include each process's composing and first run, untimed in the wall seconds."""
+    share caches and memory bandwidth, or a hypervisor's, do not double the work done)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
@@ -349,10 +352,11 @@ def main() -> None:
     # the rows above include it.
     if not args.skip_heavy:
         heavy = [*HEAVY_RUN, "hydra.callbacks.report.report=false"]
-        floor = in_process(HEAVY_RUN, n)
+        floor_cpu: list = []
+        floor = in_process(HEAVY_RUN, n, cpu=floor_cpu)
         serial_heavy, times, serial_heavy_cpu = sweep(tmp_root, fresh("heavy"), heavy, n, [])
         table.add(f"{n} runs of attention, rastrigin d=1000, 100 iters, plot=false: in one process",
-                  f"{floor:.2f} s ({floor / n:.3f} s a run)")
+                  f"{floor:.2f} s (CPU {floor_cpu[0]:.2f} s; {floor / n:.3f} s a run)")
         table.add(f"  the same through {serial_name}, no report", f"{serial_heavy:.2f} s (CPU {serial_heavy_cpu:.2f} s)")
         # What no launcher can remove: a sweep's fixed cost (the command's start, composing and
         # validating, the run directory), measured as a 1-run sweep less its run. With it, perfect
@@ -365,7 +369,8 @@ def main() -> None:
         machine, machine_cpu = in_processes(HEAVY_RUN, n, args.workers)
         table.add(f"  the same runs in {args.workers} library processes at once, nothing else (the machine's "
                   f"own ceiling)", f"{floor / machine:.2f}x ({machine:.2f} s: each run {machine * args.workers / n:.3f} s "
-                                   f"while {args.workers} run, {floor / n:.3f} s alone; CPU {machine_cpu:.2f} s)")
+                                   f"while {args.workers} run, {floor / n:.3f} s alone; CPU {machine_cpu:.2f} s, alone "
+                                   f"{floor_cpu[0]:.2f} s)")
         table.add(f"  the best {args.workers} workers can do on this machine: floor / (that + fixed cost)",
                   f"{floor / (machine + fixed):.2f}x")
         methods = [m for m in args.start_methods.split(",") if m] or [None]
@@ -403,6 +408,12 @@ def main() -> None:
         again, again_cpu = timed(command, ROOT)
         best = (again + sum(times) / args.workers) * args.workers / sum(times)
         table.add(f"  the same again, every run complete (resumed): its fixed part", f"{again:.1f} s (CPU {again_cpu:.1f} s)")
+        # ... of which the end-of-sweep report (the preset's tables and figures) is what the same
+        # command without it does not do
+        quiet = [*command[:-1], command[-1] + " hydra.callbacks.report.report=false"]
+        no_report, no_report_cpu = timed(quiet, ROOT)
+        table.add(f"    of which the end-of-sweep report (the same without it: {no_report:.1f} s, CPU {no_report_cpu:.1f} s)",
+                  f"{again - no_report:.1f} s (CPU {again_cpu - no_report_cpu:.1f} s)")
         table.add(f"  the best ratio {args.workers} perfect workers could reach with that fixed part", f"{best:.2f}x")
 
     load_after = os.getloadavg()
