@@ -24,6 +24,7 @@ help:
 	@echo "  make tune ARGS='--opts cma hybrid_cma ...'   how the compare grid's defaults were chosen (scripts/tune_opt.py)"
 	@echo "  make fig6 fig7 l2l      learned optimizers (small: ~2.5 min; full: fig6 fig7 ~22 h on 2 CPU cores)"
 	@echo "  make l2l-cost           what fig6 fig7 would cost here, timed on slices (full: ~3 min)"
+	@echo "  make l2l-bench          meta-training speed, LSTM vs attention model (< 1 min)"
 	@echo "  make report             every table and figure above except compare and fig6 fig7 l2l"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -132,6 +133,11 @@ $(L2L_TARGETS): $(STAMP)
 .PHONY: l2l-cost
 l2l-cost: $(STAMP)
 	$(BIN)/python -m attnopt.meta cost --scale $(SCALE) --report-dir $(REPORT_DIR)
+# make l2l-bench: meta-training time per meta-iteration, LSTM vs attention model, interleaved on the
+# same quadratic batches ($(REPORT_DIR)/l2l_bench.csv; well under a minute)
+.PHONY: l2l-bench
+l2l-bench: $(STAMP)
+	$(BIN)/python -m attnopt.meta bench --report-dir $(REPORT_DIR) $(L2L_ARGS)
 
 # --- Comparison with outside baselines (issue 7: cma, dual_annealing, basinhopping) -------------
 # make compare   [SCALE=small|full] [JOBS=2] [REPORT_DIR=outputs/report]
