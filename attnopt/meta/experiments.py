@@ -441,14 +441,13 @@ def cost(study: Study, meta_iters: int = 3, eval_steps: int = 10) -> pd.DataFram
     return table
 
 
-# Measured on CPU, 1 thread: full preset's rich-feature MNIST MLP, 4 meta-iterations: 4.3 -> 5.5 s per
-# meta-iteration, peak RSS 1.9 -> 2.3 GB; `fig7 --scale small`: 57-62 -> 71-73 ms per meta-iteration and
-# final test loss at 1x/3x the horizon 1.07/1.27 -> 0.77/0.47 (logsign), 0.83/2.73 -> 0.67/1.15 (rich).
+# `make fig7 SCALE=small L2L_ARGS=--second-order` (fig7-second-order.csv, beside make fig7's fig7.csv) measures
+# what the flag buys and costs: docs/reference.md, "Meta-training", has the numbers and the commit.
 SECOND_ORDER_HELP = (
     "meta-train with second-order meta-gradients (backpropagate through the inner gradients: the exact "
-    "meta-gradient of each truncated unroll, not the first-order approximation); costs ~1.3x the time per "
-    "meta-iteration and ~20%% more memory; helps where a step changes the gradients that follow (the small "
-    "MLP of fig7: 20-60%% lower final loss). Files get a -second-order suffix")
+    "meta-gradient of each truncated unroll, not the first-order approximation); the exact meta-gradient "
+    "helps where a step changes the gradients that follow (the small "
+    "MLP of fig7: docs/reference.md gives the measured losses and costs). Files get a -second-order suffix")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
