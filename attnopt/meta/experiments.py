@@ -445,9 +445,10 @@ def cost(study: Study, meta_iters: int = 3, eval_steps: int = 10) -> pd.DataFram
 # what the flag buys and costs: docs/reference.md, "Meta-training", has the numbers and the commit.
 SECOND_ORDER_HELP = (
     "meta-train with second-order meta-gradients (backpropagate through the inner gradients: the exact "
-    "meta-gradient of each truncated unroll, not the first-order approximation); the exact meta-gradient "
-    "helps where a step changes the gradients that follow (the small "
-    "MLP of fig7: docs/reference.md gives the measured losses and costs). Files get a -second-order suffix")
+    "meta-gradient of each truncated unroll, not the first-order approximation); it costs more "
+    "time per meta-iteration and more memory (it keeps each unroll's inner graph; at the small preset the "
+    "time is not measurably more) and helps where a step changes the gradients that follow (the small MLP "
+    "of fig7). docs/reference.md gives the measured losses and costs. Files get a -second-order suffix")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
