@@ -77,10 +77,16 @@ def rows(section: str) -> list[tuple[str, str, str]]:
         for kind, registry in (("table", TABLES), ("figure", FIGURES)):
             for n in sorted(registry):
                 fn = registry[n]
-                source = f"from experiment {EXPERIMENT_OF[fn]}" if fn in EXPERIMENT_OF else "from runs"
+                source = f"from `make {EXPERIMENT_OF[fn]}`" if fn in EXPERIMENT_OF else "from runs"
                 out.append((n, _first_line(fn.__doc__), f"{kind}, {source}"))
         return out
     raise KeyError(section)
+
+
+#: Experiments that are make targets rather than Hydra presets (their runs are not optimizer x landscape
+#: sweeps): the ML tasks (attnopt.experiments.ml), the learned optimizers (attnopt.meta) and Figure 4's
+#: maps (attnopt plot). `make help` describes each; tests/test_listing.py checks that they are targets.
+MAKE_EXPERIMENTS = ("table2", "fig2", "fig3", "table3", "fig4", "fig6", "fig7", "l2l")
 
 
 def main(args: list[str]) -> int:
@@ -97,6 +103,9 @@ def main(args: list[str]) -> int:
             if params:
                 print(f"  {'':20s}   {params}")
         print()
+    if "experiments" in wanted:
+        print("not presets but make targets (the ML tasks, Figure 4's maps, the learned optimizers): make "
+              + " | ".join(MAKE_EXPERIMENTS) + " [SCALE=small|full]; make help says what each runs")
     if "optimizers" in wanted:
         print("every option of one optimizer, with its default: attnopt run optimizer=NAME --cfg job -p optimizer")
     return 0

@@ -3,7 +3,9 @@ its parameters and defaults; `attnopt run --help` says how to see every option o
 import subprocess
 import sys
 
-from attnopt import cli, landscapes, optimizers
+from pathlib import Path
+
+from attnopt import cli, landscapes, listing, optimizers
 
 
 def test_list_names_everything_with_a_description_and_defaults(capsys):
@@ -45,3 +47,18 @@ def test_list_of_an_unknown_section_is_one_line(capsys):
 def test_run_help_says_how_to_see_an_optimizers_options():
     out = subprocess.run([sys.executable, "-m", "attnopt.cli", "run", "--help"], capture_output=True, text=True)
     assert "--cfg job -p optimizer" in out.stdout and "attnopt list" in out.stdout
+
+
+def test_the_experiments_that_are_make_targets_are_listed_and_are_targets(capsys):
+    assert cli.main(["list", "experiments"]) == 0
+    out = capsys.readouterr().out
+    assert "make " + " | ".join(listing.MAKE_EXPERIMENTS) in out
+    makefile = subprocess.run(["make", "-pn", "-f", str(Path(listing.__file__).parents[1] / "Makefile")],
+                              capture_output=True, text=True).stdout
+    targets = {line.split(":")[0] for line in makefile.splitlines() if ":" in line and not line.startswith(("#", "\t"))}
+    assert set(listing.MAKE_EXPERIMENTS) <= targets, set(listing.MAKE_EXPERIMENTS) - targets
+    from attnopt.report.build import load_registrations
+    from attnopt.report.registry import EXPERIMENT_OF
+
+    load_registrations()
+    assert set(EXPERIMENT_OF.values()) <= set(listing.MAKE_EXPERIMENTS)  # every "from `make X`" in the report list
