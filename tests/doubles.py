@@ -39,3 +39,14 @@ class Counting(Landscape):
     def _grad(self, X):
         self.g_calls += X.shape[0]
         return 2 * (X - self.shift)
+
+
+def ctrl_c_reaches_it() -> None:
+    """A `preexec_fn` for a child a test will interrupt with SIGINT: its SIGINT disposition back to
+    the default, as a terminal's foreground job has it. A shell that starts the test suite in the
+    background (`make test &`, as some CI runners do) makes it ignore SIGINT, every child inherits
+    that, and Python then never raises KeyboardInterrupt: the test would measure the launcher, not
+    attnopt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

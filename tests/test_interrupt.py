@@ -11,6 +11,8 @@ import pytest
 
 from attnopt import rundir
 
+from doubles import ctrl_c_reaches_it
+
 
 def leftovers(sweep: Path) -> list[Path]:
     """Directories under the sweep that are neither a complete run nor attnopt's own bookkeeping."""
@@ -30,7 +32,7 @@ def test_ctrl_c_prints_one_line_and_leaves_only_complete_runs(tmp_path, launcher
             *launcher]
     # a new session, like a terminal's foreground group: Ctrl-C reaches every process of the sweep
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=ctrl_c_reaches_it)
     deadline = time.monotonic() + 120
     while len(list(sweep.rglob("summary.json"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from doubles import ctrl_c_reaches_it
+
 CLUSTER = Path(__file__).resolve().parent.parent / "scripts" / "slurm_cluster.sh"
 
 pytestmark = pytest.mark.slow
@@ -109,7 +111,7 @@ def test_cancelled_sweep_resumes_with_only_the_missing_runs(slurm, tmp_path):
            "budget.time_limit=1.5", f"seed=range({n})", "hydra.launcher.array_parallelism=2"]
     command = sweep_command(sweep_dir, name, *job)
     first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=ctrl_c_reaches_it)
     try:
         wait_for(lambda: len(summaries(sweep_dir)) >= 2, 180, "two runs of the first sweep to finish")
         subprocess.run(["scancel", f"--name={name}"], check=True, timeout=30)
